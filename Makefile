@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+# llama-cpp-python compiles from source; use both cores. pip's wheel cache (~/.cache/pip)
+# keeps the built wheel, so a second venv installs it in seconds.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+API_PORT ?= 8000
+
+.PHONY: run test api bench soak lint browser clean
+
+run: $(RUNTIME)
+	$(BIN)/streamlit run app.py
+
+api: $(RUNTIME)
+	$(BIN)/uvicorn streaming_core.api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT)
+
+test: $(DEV) browser
+	$(BIN)/python -m pytest
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+browser:
+	./scripts/install-browser.sh
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME): requirements.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install -r requirements.txt
+	touch $@
+
+$(DEV): requirements.txt requirements-dev.txt $(RUNTIME)
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

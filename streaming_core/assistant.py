@@ -1,0 +1,208 @@
+"""One chat turn with memory: ADK Runner.run_async -> normalized, measured, typed events.
+
+`Assistant.open_turn` validates the message and resolves the session before anything
+streams, so the API can answer bad input with a 4xx; `Turn.events` then always ends with
+exactly one Done, whatever happened (completed, error, timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from google.adk.agents import LlmAgent
+from google.adk.agents.run_config import RunConfig, StreamingMode
+from google.adk.events.event import Event
+from google.adk.runners import Runner
+from google.adk.sessions import BaseSessionService, Session
+from google.genai import types
+
+from streaming_core.errors import UnknownSession
+from streaming_core.events import Done, DoneStatus, StreamError, StreamEvent, TextDelta
+from streaming_core.failures import describe_failure
+from streaming_core.inputs import check_session_id, clean_message
+from streaming_core.metrics import Clock, StreamMetrics
+from streaming_core.normalize import EventNormalizer
+from streaming_core.sessions import (
+    INTERRUPTED_KEY,
+    ChatMessage,
+    ConversationInfo,
+    messages_from_events,
+    title_from_events,
+)
+
+logger = logging.getLogger(__name__)
+
+APP_NAME = "adk_streaming_lab"
+DEFAULT_USER = "demo-user"
+
+
+def parse_mode(mode: StreamingMode | str) -> StreamingMode:
+    if isinstance(mode, StreamingMode):
+        return mode
+    return {"sse": StreamingMode.SSE, "none": StreamingMode.NONE}[mode.lower()]
+
+
+class Assistant:
+    """An agent, its runner and its session store; create and use it on one event loop."""
+
+    def __init__(
+        self,
+        agent: LlmAgent,
+        session_service: BaseSessionService,
+        *,
+        app_name: str = APP_NAME,
+        max_message_chars: int = 8000,
+        clock: Clock = time.perf_counter,
+    ) -> None:
+        self.agent = agent
+        self.session_service = session_service
+        self.app_name = app_name
+        self.max_message_chars = max_message_chars
+        self.clock = clock
+        self.runner = Runner(app_name=app_name, agent=agent, session_service=session_service)
+
+    async def open_turn(
+        self, message: str, *, session_id: str | None = None, user_id: str = DEFAULT_USER
+    ) -> Turn:
+        """Validates input and finds or creates the session. Raises InvalidInput, UnknownSession."""
+        text = clean_message(message, self.max_message_chars)
+        if session_id is None:
+            session = await self.session_service.create_session(app_name=self.app_name, user_id=user_id)
+        else:
+            session = await self._get_session(session_id, user_id)
+        return Turn(self, session, text)
+
+    async def stream_turn(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        user_id: str = DEFAULT_USER,
+        mode: StreamingMode | str = StreamingMode.SSE,
+        timeout_s: float | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        turn = await self.open_turn(message, session_id=session_id, user_id=user_id)
+        async with aclosing(turn.events(mode=mode, timeout_s=timeout_s)) as events:
+            async for event in events:
+                yield event
+
+    async def history(self, session_id: str, user_id: str = DEFAULT_USER) -> list[ChatMessage]:
+        return messages_from_events((await self._get_session(session_id, user_id)).events)
+
+    async def conversations(self, user_id: str = DEFAULT_USER) -> list[ConversationInfo]:
+        """Newest first, with a title from the first user message."""
+        listed = await self.session_service.list_sessions(app_name=self.app_name, user_id=user_id)
+        infos = []
+        for summary in listed.sessions:  # list_sessions omits events; titles need them
+            session = await self._get_session(summary.id, user_id)
+            infos.append(ConversationInfo(session.id, title_from_events(session.events), session.last_update_time))
+        return sorted(infos, key=lambda info: info.updated, reverse=True)
+
+    async def delete_conversation(self, session_id: str, user_id: str = DEFAULT_USER) -> None:
+        await self._get_session(session_id, user_id)
+        await self.session_service.delete_session(app_name=self.app_name, user_id=user_id, session_id=session_id)
+
+    async def _get_session(self, session_id: str, user_id: str) -> Session:
+        session = await self.session_service.get_session(
+            app_name=self.app_name, user_id=user_id, session_id=check_session_id(session_id)
+        )
+        if session is None:
+            raise UnknownSession(f"No conversation {session_id!r} for this user; start a new one.")
+        return session
+
+
+@dataclass
+class Turn:
+    """A validated message bound to its session, ready to stream once."""
+
+    assistant: Assistant
+    session: Session
+    message: str
+
+    @property
+    def session_id(self) -> str:
+        return self.session.id
+
+    async def events(
+        self, *, mode: StreamingMode | str = StreamingMode.SSE, timeout_s: float | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        assistant = self.assistant
+        metrics = StreamMetrics(assistant.clock)
+        normalizer = EventNormalizer()
+        status: DoneStatus = "completed"
+        invocation_id = ""
+        adk_events = assistant.runner.run_async(
+            user_id=self.session.user_id,
+            session_id=self.session.id,
+            new_message=types.Content(role="user", parts=[types.Part(text=self.message)]),
+            run_config=RunConfig(streaming_mode=parse_mode(mode)),
+        )
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        try:
+            async with aclosing(adk_events):
+                while True:
+                    # The deadline covers only the wait for ADK, never our consumer's work
+                    # between yields, which a timeout around the whole loop would cancel too.
+                    async with asyncio.timeout_at(deadline):
+                        try:
+                            adk_event = await anext(adk_events)
+                        except StopAsyncIteration:
+                            break
+                    invocation_id = adk_event.invocation_id or invocation_id
+                    for event in normalizer.feed(adk_event):
+                        if isinstance(event, TextDelta):
+                            metrics.record_chunk(len(event.text))
+                        elif isinstance(event, StreamError):
+                            status = "error"
+                        yield event
+            if normalizer.failure_event is not None:
+                status = "error"
+                yield normalizer.failure_event
+        except TimeoutError:
+            status = "timeout"
+            await self._keep_partial(normalizer, "timeout", invocation_id)
+            yield StreamError("timeout", f"Timed out after {timeout_s:g} s; the partial answer is kept.")
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._keep_partial(normalizer, "stopped", invocation_id)
+            raise
+        except Exception as error:
+            status = "error"
+            await self._keep_partial(normalizer, "error", invocation_id)
+            yield describe_failure(error)
+        yield Done(
+            status=status,
+            text=normalizer.text,
+            metrics=metrics.summary(),
+            session_id=self.session.id,
+            matches_final=normalizer.matches_final,
+            tool_calls=tuple(normalizer.tool_calls),
+        )
+
+    async def _keep_partial(self, normalizer: EventNormalizer, reason: str, invocation_id: str) -> None:
+        """Saves streamed text whose final event never came, marked as cut off, so it stays in
+        the conversation (ADK persists only final events)."""
+        text = normalizer.unconfirmed_text
+        if not text:
+            return
+        service = self.assistant.session_service
+        session = await service.get_session(
+            app_name=self.session.app_name, user_id=self.session.user_id, session_id=self.session.id
+        )
+        if session is None:
+            return
+        await service.append_event(
+            session,
+            Event(
+                author=self.assistant.agent.name,
+                invocation_id=invocation_id or Event.new_id(),
+                content=types.Content(role="model", parts=[types.Part(text=text)]),
+                custom_metadata={INTERRUPTED_KEY: reason},
+            ),
+        )
+        logger.info("kept %d characters of a %s answer in session %s", len(text), reason, self.session.id)

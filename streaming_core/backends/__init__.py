@@ -1,0 +1,78 @@
+"""Model backends by name: which one `auto` picks, and a factory for each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from google.adk.models.base_llm import BaseLlm
+
+from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
+from streaming_core.errors import BackendUnavailable, UnknownBackend
+from streaming_core.settings import GEMINI_KEY_VARIABLES, Settings
+
+BACKENDS = ("gemini", "local", "scripted")
+LABELS = {"gemini": "Gemini", "local": "local Gemma 3 270M", "scripted": "scripted model"}
+
+
+@dataclass(frozen=True, slots=True)
+class BackendChoice:
+    name: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name]
+
+
+def resolve_backend(requested: str, settings: Settings) -> BackendChoice:
+    """Turns `auto` into a concrete backend and says why, for the sidebar and the logs."""
+    if requested == "auto":
+        if settings.gemini_configured:
+            return BackendChoice("gemini", f"API key found: using Gemini ({settings.gemini_model})")
+        return BackendChoice("local", "no API key: using local Gemma 3 270M")
+    if requested not in BACKENDS:
+        raise UnknownBackend(f"Unknown backend {requested!r}; choose one of auto, {', '.join(BACKENDS)}.")
+    if requested == "gemini" and not settings.gemini_configured:
+        raise BackendUnavailable(
+            "The Gemini backend needs an API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), "
+            "or put it in .streamlit/secrets.toml."
+        )
+    return BackendChoice(requested, f"{LABELS[requested]} selected")
+
+
+def create_model(
+    name: str, settings: Settings, *, script: Sequence[ScriptedReply] | None = None
+) -> BaseLlm:
+    """Builds the backend's ADK model. Local Gemma is loaded once per process."""
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        raise UnknownBackend(f"Unknown backend {name!r}; choose one of {', '.join(BACKENDS)}.")
+    if name == "scripted":
+        return ScriptedLlm(replies=tuple(script or (ScriptedReply(),)))
+    return factory(settings)
+
+
+def _gemini(settings: Settings) -> BaseLlm:
+    from streaming_core.backends.gemini import create_gemini
+
+    return create_gemini(settings.gemini_model)
+
+
+def _local(settings: Settings) -> BaseLlm:
+    # Imported lazily: llama-cpp-python is heavy and absent from some installs.
+    from streaming_core.backends.local_gemma import LocalModelUnavailable, create_local_gemma
+
+    try:
+        return create_local_gemma(settings.local_model_dir)
+    except LocalModelUnavailable as error:
+        raise BackendUnavailable(str(error)) from error
+
+
+_FACTORIES: dict[str, Callable[[Settings], BaseLlm]] = {
+    "gemini": _gemini,
+    "local": _local,
+    "scripted": lambda settings: ScriptedLlm(),
+}
+
+__all__ = ["BACKENDS", "GEMINI_KEY_VARIABLES", "BackendChoice", "create_model", "resolve_backend"]

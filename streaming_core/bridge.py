@@ -1,0 +1,150 @@
+"""BackgroundLoop: the only code that owns a thread or an event loop.
+
+One long-lived asyncio loop runs on a daemon thread per process. ADK runners, session
+services and model clients are created and used on it only, so loop-bound clients (httpx,
+aiosqlite) never see a second loop. Sync callers such as Streamlit's script thread consume
+async streams through `iterate`, which turns an async iterator into a plain generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from streaming_core.events import Heartbeat
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+HEARTBEAT = Heartbeat()
+_CLEANUP_WAIT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: BaseException
+
+
+class _End:
+    pass
+
+
+_END = _End()
+
+
+class BackgroundLoop:
+    """An event loop on a daemon thread, with sync entry points for other threads."""
+
+    def __init__(self, name: str = "streaming-core-loop") -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def run(self, make_coro: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+        """Runs a coroutine on the loop and returns its result to the calling thread."""
+
+        async def call() -> T:
+            return await make_coro()
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout)
+
+    def iterate(
+        self, make_stream: Callable[[], AsyncIterator[T]], *, heartbeat: float | None = 0.1
+    ) -> Iterator[T | Heartbeat]:
+        """Drains an async iterator created on the loop, as a sync generator.
+
+        Yields HEARTBEAT when nothing arrived for `heartbeat` seconds, so a consumer waiting
+        on a slow model regains control (Streamlit checks for Stop only when the script runs).
+        Closing the generator early cancels the task on the loop and waits for its cleanup.
+        """
+        return _SyncStream(self._loop, make_stream, heartbeat).drain()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=_CLEANUP_WAIT_S)
+
+
+class _SyncStream(Generic[T]):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        make_stream: Callable[[], AsyncIterator[T]],
+        heartbeat: float | None,
+    ) -> None:
+        self._loop = loop
+        self._make_stream = make_stream
+        self._heartbeat = heartbeat
+        self._items: queue.SimpleQueue[T | _Failure | _End] = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False  # touched on the loop thread only
+
+    def drain(self) -> Iterator[T | Heartbeat]:
+        asyncio.run_coroutine_threadsafe(self._pump(), self._loop)
+        try:
+            while True:
+                try:
+                    item = self._items.get(timeout=self._heartbeat)
+                except queue.Empty:
+                    yield HEARTBEAT
+                    continue
+                if isinstance(item, _End):
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                yield item
+        finally:
+            self._loop.call_soon_threadsafe(self._cancel)
+            # Block until the async side has run its cleanup (aclose, session writes),
+            # so a rerun never races the previous stream's finally blocks.
+            if not self._finished.wait(_CLEANUP_WAIT_S):
+                logger.warning("stream cleanup still running after %.0f s", _CLEANUP_WAIT_S)
+
+    def _cancel(self) -> None:
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _pump(self) -> None:
+        if self._closed:  # closed before the task got to run
+            self._finished.set()
+            return
+        self._task = asyncio.current_task()
+        stream: AsyncIterator[T] | None = None
+        try:
+            stream = self._make_stream()
+            async for item in stream:
+                self._items.put(item)
+            self._items.put(_END)
+        except Exception as error:  # handed to the consumer thread, which re-raises it
+            self._items.put(_Failure(error))
+        finally:
+            try:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            finally:
+                self._finished.set()
+
+
+_shared_loop: BackgroundLoop | None = None
+_shared_lock = threading.Lock()
+
+
+def get_background_loop() -> BackgroundLoop:
+    """The process-wide loop, started on first use."""
+    global _shared_loop
+    with _shared_lock:
+        if _shared_loop is None:
+            _shared_loop = BackgroundLoop()
+        return _shared_loop

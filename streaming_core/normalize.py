@@ -1,0 +1,130 @@
+"""ADK events -> typed stream events: the one place that knows partial versus final.
+
+In SSE mode ADK yields partial events carrying text deltas, then one non-partial event
+carrying the whole text again. The final event is treated as confirmation, not as more
+text; when nothing was streamed (StreamingMode.NONE) its text becomes a single delta, so
+every consumer can build the answer from deltas alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from google.adk.events.event import Event
+from google.genai import types
+
+from streaming_core.events import StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+
+logger = logging.getLogger(__name__)
+
+# ADK copies a candidate's finish reason into error_code when the candidate has no content.
+_STOP_MESSAGES = {
+    "SAFETY": "The model blocked this answer for safety reasons. Rephrase the request.",
+    "PROHIBITED_CONTENT": "The model refused this request (prohibited content).",
+    "BLOCKLIST": "The model blocked this answer (blocklisted terms).",
+    "RECITATION": "The model stopped to avoid reciting copyrighted text.",
+    "SPII": "The model stopped because the answer contained personal information.",
+    "MAX_TOKENS": "The answer hit the output token limit before any text was produced.",
+    "MALFORMED_FUNCTION_CALL": "The model produced a malformed tool call.",
+}
+
+
+class EventNormalizer:
+    """Feeds ADK events of one invocation, returns the typed events they add."""
+
+    def __init__(self) -> None:
+        self._streamed: list[str] = []  # deltas of the model call in progress
+        self._answer: list[str] = []
+        self.matches_final: bool | None = None
+        self.tool_calls: list[ToolCall] = []
+        # ADK reports a model exception as an error event, then raises it; the exception
+        # describes it better, so the event is kept aside for runs where nothing is raised.
+        self.failure_event: StreamError | None = None
+
+    @property
+    def text(self) -> str:
+        """Every delta emitted so far, joined: the answer as the consumer has seen it."""
+        return "".join(self._answer)
+
+    @property
+    def unconfirmed_text(self) -> str:
+        """Streamed text whose final event never came (the part lost if the turn is cut)."""
+        return "".join(self._streamed)
+
+    def feed(self, event: Event) -> list[StreamEvent]:
+        if event.author == "user":
+            return []
+        out = list(self._partial(event) if event.partial else self._final(event))
+        for item in out:
+            if isinstance(item, TextDelta):
+                self._answer.append(item.text)
+            elif isinstance(item, ToolCall):
+                self.tool_calls.append(item)
+        return out
+
+    def _partial(self, event: Event) -> Iterator[StreamEvent]:
+        # Function calls in partial events are previews; ADK runs (and we report) the final ones.
+        for text in _texts(event):
+            self._streamed.append(text)
+            yield TextDelta(text)
+
+    def _final(self, event: Event) -> Iterator[StreamEvent]:
+        if not _parts(event):  # an error or bookkeeping event: streamed text stays unconfirmed
+            yield from self._error(event)
+            return
+        streamed, self._streamed = "".join(self._streamed), []
+        final_text = "".join(_texts(event))
+        if final_text:
+            yield from self._confirm(streamed, final_text)
+        for part in _parts(event):
+            if part.function_call is not None:
+                call = part.function_call
+                yield ToolCall(name=call.name or "", args=dict(call.args or {}), call_id=call.id)
+            elif part.function_response is not None:
+                response = part.function_response
+                yield ToolResult(
+                    name=response.name or "", response=_as_dict(response.response), call_id=response.id
+                )
+        if not final_text:
+            yield from self._error(event)
+
+    def _error(self, event: Event) -> Iterator[StreamError]:
+        if not event.error_code:
+            return
+        if str(event.error_code) in types.FinishReason.__members__:
+            yield _stop_error(event)
+        else:
+            self.failure_event = StreamError("model", event.error_message or str(event.error_code))
+
+    def _confirm(self, streamed: str, final_text: str) -> Iterator[TextDelta]:
+        if final_text.startswith(streamed):
+            # Nothing streamed (NONE mode) or the final carries a tail the deltas missed.
+            if tail := final_text[len(streamed):]:
+                yield TextDelta(tail)
+            matched = not streamed or not tail
+        else:
+            logger.warning("final event text differs from the streamed deltas; keeping the deltas")
+            matched = False
+        self.matches_final = matched if self.matches_final is None else self.matches_final and matched
+
+
+def _parts(event: Event) -> list[types.Part]:
+    return list(event.content.parts or []) if event.content else []
+
+
+def _texts(event: Event) -> Iterator[str]:
+    for part in _parts(event):
+        if part.text and not part.thought:
+            yield part.text
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {"result": value}
+
+
+def _stop_error(event: Event) -> StreamError:
+    code = str(event.error_code)
+    message = _STOP_MESSAGES.get(code) or event.error_message or f"The model stopped: {code}."
+    return StreamError(code="blocked" if code in _STOP_MESSAGES else "model", message=message)

@@ -1,0 +1,61 @@
+"""Process-wide assistants, one per configuration and event loop.
+
+ADK's Gemini client and the SQLite session service bind to the loop that first uses them,
+so each loop (the background loop of the Streamlit app, uvicorn's loop for the API) gets
+its own Assistant; the local Gemma weights are still loaded once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+from streaming_core.agent import build_agent
+from streaming_core.assistant import Assistant
+from streaming_core.backends import create_model, resolve_backend
+from streaming_core.backends.scripted import ScriptedReply
+from streaming_core.sessions import create_session_service
+from streaming_core.settings import Settings, load_settings
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantConfig:
+    """Everything a page or request may vary; hashable, so it keys the cache."""
+
+    backend: str = "auto"
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    tools: tuple[str, ...] = ()
+    script: tuple[ScriptedReply, ...] = field(default=())
+    persistent: bool = True  # SQLite sessions; False keeps them in memory (tests)
+
+
+_cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[AssistantConfig, Assistant]] = (
+    weakref.WeakKeyDictionary()
+)
+_cache_lock = threading.Lock()
+
+
+def get_assistant(config: AssistantConfig = AssistantConfig(), settings: Settings | None = None) -> Assistant:
+    """The Assistant for `config` on the running loop, built on first use."""
+    loop = asyncio.get_running_loop()
+    with _cache_lock:
+        per_loop = _cache.setdefault(loop, {})
+        if config not in per_loop:
+            per_loop[config] = build_assistant(config, settings or load_settings())
+        return per_loop[config]
+
+
+def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
+    choice = resolve_backend(config.backend, settings)
+    model = create_model(choice.name, settings, script=config.script)
+    agent = build_agent(
+        model,
+        tools=config.tools,
+        temperature=settings.temperature if config.temperature is None else config.temperature,
+        max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
+    )
+    service = create_session_service(settings.session_db if config.persistent else None)
+    return Assistant(agent, service, max_message_chars=settings.max_message_chars)

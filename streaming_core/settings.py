@@ -1,0 +1,65 @@
+"""The environment, read once into a frozen dataclass; invalid values fail with a clear message."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from streaming_core.errors import ConfigurationError
+
+BACKEND_NAMES = ("auto", "gemini", "local", "scripted")
+GEMINI_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")
+DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
+
+N = TypeVar("N", int, float)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    backend: str = "auto"
+    gemini_model: str = DEFAULT_GEMINI_MODEL
+    gemini_configured: bool = False
+    session_db: Path = Path(".data/sessions.db")
+    local_model_dir: Path = Path.home() / ".cache" / "adk-streaming-lab"
+    max_message_chars: int = 8000
+    temperature: float = 0.7
+    max_output_tokens: int = 512
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR and limits."""
+    env = os.environ if env is None else env
+    backend = env.get("STREAMING_BACKEND", "auto").strip().lower() or "auto"
+    if backend not in BACKEND_NAMES:
+        raise ConfigurationError(
+            f"STREAMING_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKEND_NAMES)}."
+        )
+    defaults = Settings()
+    return Settings(
+        backend=backend,
+        gemini_model=env.get("GEMINI_MODEL", "").strip() or DEFAULT_GEMINI_MODEL,
+        gemini_configured=any(env.get(name, "").strip() for name in GEMINI_KEY_VARIABLES),
+        session_db=Path(env.get("SESSION_DB", "") or defaults.session_db),
+        local_model_dir=Path(env.get("LOCAL_MODEL_DIR", "") or defaults.local_model_dir).expanduser(),
+        max_message_chars=_number(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, int, 1, 1_000_000),
+        temperature=_number(env, "TEMPERATURE", defaults.temperature, float, 0.0, 2.0),
+        max_output_tokens=_number(env, "MAX_OUTPUT_TOKENS", defaults.max_output_tokens, int, 1, 65_536),
+    )
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N
+) -> N:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number; expected {kind.__name__}.") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={raw} is out of range; expected {low} to {high}.")
+    return value

@@ -1,0 +1,44 @@
+"""Sync entry points for script threads (Streamlit): everything runs on the background loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
+
+from google.adk.agents.run_config import StreamingMode
+
+from streaming_core.assistant import DEFAULT_USER, Assistant
+from streaming_core.bridge import get_background_loop
+from streaming_core.events import Heartbeat, StreamEvent
+from streaming_core.runtime import AssistantConfig, get_assistant
+
+T = TypeVar("T")
+
+
+def stream_turn_sync(
+    message: str,
+    config: AssistantConfig,
+    *,
+    session_id: str | None = None,
+    user_id: str = DEFAULT_USER,
+    mode: StreamingMode | str = StreamingMode.SSE,
+    timeout_s: float | None = None,
+    heartbeat: float = 0.1,
+) -> Iterator[StreamEvent | Heartbeat]:
+    """One turn as a plain generator. Closing it early cancels the model call."""
+
+    def start() -> AsyncIterator[StreamEvent]:
+        return get_assistant(config).stream_turn(
+            message, session_id=session_id, user_id=user_id, mode=mode, timeout_s=timeout_s
+        )
+
+    return get_background_loop().iterate(start, heartbeat=heartbeat)
+
+
+def call_assistant(config: AssistantConfig, action: Callable[[Assistant], Awaitable[T]]) -> T:
+    """Runs `action(assistant)` on the background loop, e.g. listing conversations."""
+
+    async def run() -> T:
+        return await action(get_assistant(config))
+
+    return get_background_loop().run(run)

@@ -1,0 +1,184 @@
+"""Assistant turns through the real ADK Runner and session service, on the scripted model."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from streaming_core.agent import build_agent
+from streaming_core.assistant import Assistant
+from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
+from streaming_core.errors import InvalidInput, UnknownSession
+from streaming_core.events import Done, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.sessions import create_session_service
+
+DETAILED = (
+    "Streaming sends the answer in pieces as the model writes it, so the reader starts reading "
+    "after the first piece instead of waiting for the whole answer to be ready."
+)
+
+
+def make_assistant(*replies: ScriptedReply, tools: tuple[str, ...] = (), db: Path | None = None) -> Assistant:
+    model = ScriptedLlm(replies=replies or (ScriptedReply(),))
+    return Assistant(build_agent(model, tools=tools), create_session_service(db))
+
+
+async def run(assistant: Assistant, message: str, **kwargs: object) -> list[StreamEvent]:
+    return [event async for event in assistant.stream_turn(message, **kwargs)]
+
+
+def text_of(events: list[StreamEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+@pytest.mark.parametrize("mode", ["sse", "none"])
+async def test_answer_appears_exactly_once(mode: str) -> None:
+    assistant = make_assistant(ScriptedReply(text=DETAILED, chunk_size=5))
+
+    events = await run(assistant, "Explain streaming", mode=mode)
+
+    done = events[-1]
+    assert isinstance(done, Done) and done.status == "completed"
+    assert text_of(events) == DETAILED == done.text
+    assert done.matches_final is True
+
+
+async def test_tutorial_streaming_returns_many_chunks_for_a_detailed_answer() -> None:
+    events = await run(make_assistant(ScriptedReply(text=DETAILED, chunk_size=10)), "Explain in detail")
+
+    chunks = [e for e in events if isinstance(e, TextDelta)]
+    assert len(chunks) > 1
+    assert len(text_of(events)) > 100
+
+
+async def test_tutorial_count_to_ten() -> None:
+    counting = ", ".join(str(n) for n in range(1, 11))
+    events = await run(make_assistant(ScriptedReply(text=counting, chunk_size=3)), "Count to 10")
+
+    answer = text_of(events)
+    assert all(str(n) in answer for n in range(1, 11))
+
+
+async def test_second_turn_sends_the_first_turn_to_the_model() -> None:
+    assistant = make_assistant(ScriptedReply(text="Nice to meet you, Ada."))
+    first = await run(assistant, "My name is Ada.")
+
+    await run(assistant, "What is my name?", session_id=first[-1].session_id)
+
+    model = assistant.agent.model
+    assert isinstance(model, ScriptedLlm)
+    seen = [p.text for c in model.log.requests[-1].contents for p in c.parts or [] if p.text]
+    assert seen == ["My name is Ada.", "Nice to meet you, Ada.", "What is my name?"]
+
+
+async def test_conversation_survives_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    first = await run(make_assistant(db=db), "Remember me")
+
+    restarted = make_assistant(db=db)
+    history = await restarted.history(first[-1].session_id)
+    conversations = await restarted.conversations()
+
+    assert [m.role for m in history] == ["user", "assistant"]
+    assert conversations[0].title == "Remember me"
+
+
+async def test_model_failure_mid_stream_keeps_partial_text_and_session_usable() -> None:
+    assistant = make_assistant(ScriptedReply(text="abcdefghij", chunk_size=2, fail_after=3), ScriptedReply(text="ok"))
+
+    events = await run(assistant, "hi")
+    error = next(e for e in events if isinstance(e, StreamError))
+    done = events[-1]
+    again = await run(assistant, "again", session_id=done.session_id)
+
+    assert text_of(events) == "abcdef"
+    assert error.code == "upstream" and "after 3 chunks" in error.message
+    assert isinstance(done, Done) and done.status == "error"
+    history = await assistant.history(done.session_id)
+    assert [(m.text, m.interrupted) for m in history[:2]] == [("hi", None), ("abcdef", "error")]
+    assert text_of(again) == "ok"
+
+
+async def test_timeout_keeps_partial_text_and_cancels_the_model() -> None:
+    assistant = make_assistant(ScriptedReply(text="abcdef", chunk_size=2, hang_after=2))
+
+    events = await run(assistant, "hi", timeout_s=0.3)
+
+    done = events[-1]
+    assert isinstance(done, Done) and done.status == "timeout"
+    assert text_of(events) == "abcd"
+    assert any(isinstance(e, StreamError) and e.code == "timeout" for e in events)
+    model = assistant.agent.model
+    assert isinstance(model, ScriptedLlm) and model.log.cancelled == 1
+    history = await assistant.history(done.session_id)
+    assert history[-1].interrupted == "timeout"
+
+
+async def test_cancelling_the_consumer_cancels_the_model_and_keeps_partial_text() -> None:
+    assistant = make_assistant(ScriptedReply(text="abcdef", chunk_size=2, hang_after=1))
+    got_chunk = asyncio.Event()
+    session_ids: list[str] = []
+
+    async def consume() -> None:
+        turn = await assistant.open_turn("hi")
+        session_ids.append(turn.session_id)
+        async for event in turn.events():
+            if isinstance(event, TextDelta):
+                got_chunk.set()
+
+    task = asyncio.create_task(consume())
+    await got_chunk.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    model = assistant.agent.model
+    assert isinstance(model, ScriptedLlm) and model.log.cancelled == 1
+    history = await assistant.history(session_ids[0])
+    assert (history[-1].text, history[-1].interrupted) == ("ab", "stopped")
+
+
+async def test_tool_call_and_result_are_streamed_between_text() -> None:
+    replies = (
+        ScriptedReply(function_call=("convert_units", {"value": 10, "from_unit": "km", "to_unit": "mi"}),
+                      text="10 km is {tool_result}"),
+    )
+    events = await run(make_assistant(*replies, tools=("convert_units",)), "10 km in miles?")
+
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("ToolCall") < kinds.index("ToolResult") < kinds.index("TextDelta")
+    result = next(e for e in events if isinstance(e, ToolResult))
+    assert result.response["value"] == pytest.approx(6.213712)
+    assert next(e for e in events if isinstance(e, ToolCall)).name == "convert_units"
+    assert "6.213712" in text_of(events)
+
+
+async def test_bad_input_is_rejected_before_anything_streams() -> None:
+    assistant = make_assistant()
+
+    with pytest.raises(InvalidInput):
+        await assistant.open_turn("   ")
+    with pytest.raises(UnknownSession):
+        await assistant.open_turn("hi", session_id="no-such-session")
+    model = assistant.agent.model
+    assert isinstance(model, ScriptedLlm) and model.log.started == 0
+
+
+async def test_sessions_of_one_user_are_invisible_to_another() -> None:
+    assistant = make_assistant()
+    events = await run(assistant, "private", user_id="alice")
+
+    with pytest.raises(UnknownSession):
+        await assistant.history(events[-1].session_id, user_id="mallory")
+    assert await assistant.conversations(user_id="mallory") == []
+
+
+async def test_delete_conversation_removes_it() -> None:
+    assistant = make_assistant()
+    events = await run(assistant, "bye")
+
+    await assistant.delete_conversation(events[-1].session_id)
+
+    assert await assistant.conversations() == []

@@ -1,0 +1,125 @@
+"""BackgroundLoop.iterate: order, errors, early close, heartbeats, no leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from streaming_core.bridge import HEARTBEAT, BackgroundLoop
+
+
+@pytest.fixture
+def background() -> BackgroundLoop:
+    loop = BackgroundLoop(name="test-loop")
+    yield loop
+    loop.stop()
+
+
+async def numbers(count: int) -> AsyncIterator[int]:
+    for number in range(count):
+        yield number
+        await asyncio.sleep(0)
+
+
+def test_iterate_preserves_order(background: BackgroundLoop) -> None:
+    items = [item for item in background.iterate(lambda: numbers(500), heartbeat=None)]
+
+    assert items == list(range(500))
+
+
+def test_iterate_reraises_the_async_exception_in_the_consumer(background: BackgroundLoop) -> None:
+    async def failing() -> AsyncIterator[int]:
+        yield 1
+        raise LookupError("boom")
+
+    received = []
+    with pytest.raises(LookupError, match="boom"):
+        for item in background.iterate(failing, heartbeat=None):
+            received.append(item)
+
+    assert received == [1]
+
+
+def test_closing_early_cancels_the_task_and_runs_async_cleanup(background: BackgroundLoop) -> None:
+    seen: list[str] = []
+
+    async def endless() -> AsyncIterator[int]:
+        try:
+            while True:
+                yield 1
+                await asyncio.sleep(0.001)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        finally:
+            await asyncio.sleep(0)  # async cleanup must be allowed to await
+            seen.append("cleaned up")
+
+    stream = background.iterate(endless, heartbeat=None)
+    next(stream)
+    stream.close()
+
+    assert seen == ["cancelled", "cleaned up"]
+
+
+def test_heartbeats_arrive_while_the_first_item_is_slow(background: BackgroundLoop) -> None:
+    release = threading.Event()
+
+    async def slow() -> AsyncIterator[str]:
+        await asyncio.to_thread(release.wait)
+        yield "late"
+
+    stream = background.iterate(slow, heartbeat=0.01)
+    heartbeats = [next(stream) for _ in range(3)]
+    release.set()
+    rest = [item for item in stream if item is not HEARTBEAT]
+
+    assert heartbeats == [HEARTBEAT] * 3
+    assert rest == ["late"]
+
+
+def test_close_during_slow_first_item_cancels_the_wait(background: BackgroundLoop) -> None:
+    cancelled = threading.Event()
+
+    async def never() -> AsyncIterator[str]:
+        try:
+            await asyncio.Event().wait()
+            yield "unreachable"
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    stream = background.iterate(never, heartbeat=0.01)
+    assert next(stream) is HEARTBEAT
+    stream.close()
+
+    assert cancelled.is_set()
+
+
+def test_two_hundred_cancelled_streams_leak_no_tasks_or_threads(background: BackgroundLoop) -> None:
+    threads_before = threading.active_count()
+
+    for _ in range(200):
+        stream = background.iterate(lambda: numbers(10_000), heartbeat=None)
+        next(stream)
+        stream.close()
+    gc.collect()
+
+    tasks = background.run(lambda: _other_tasks())
+    assert tasks == 0
+    assert threading.active_count() <= threads_before
+
+
+def test_run_returns_the_coroutine_result(background: BackgroundLoop) -> None:
+    async def answer() -> int:
+        return 42
+
+    assert background.run(answer) == 42
+
+
+async def _other_tasks() -> int:
+    return len(asyncio.all_tasks() - {asyncio.current_task()})
