@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from streaming_core.backends.gemini import describe_gemini_error
 from streaming_core.errors import ModelError
 from streaming_core.events import StreamError
 
@@ -12,13 +13,8 @@ logger = logging.getLogger(__name__)
 
 def describe_failure(error: BaseException) -> StreamError:
     if isinstance(error, ModelError):
-        return StreamError(error.code, str(error), error.retryable, error.retry_after)
-    from streaming_core.backends.gemini import describe_gemini_error
-
+        return StreamError(error.code, error.message, error.retryable, error.retry_after)
     failure = describe_gemini_error(error)
-    if failure is not None:
-        return StreamError(failure.code, failure.message, failure.retryable, failure.retry_after)
-    logger.exception("unexpected failure inside a stream", exc_info=error)
-    return StreamError(
-        "model", f"The model failed unexpectedly ({type(error).__name__}). Try again.", retryable=True
-    )
+    if failure.code == "unknown":
+        logger.warning("unexpected failure inside a stream: %s", type(error).__name__)
+    return StreamError(failure.code, failure.message, failure.retryable, failure.retry_after)

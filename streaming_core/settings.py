@@ -12,7 +12,8 @@ from streaming_core.errors import ConfigurationError
 
 BACKEND_NAMES = ("auto", "gemini", "local", "scripted")
 GEMINI_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")
-DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
+# LlmAgent.DEFAULT_MODEL in google-adk 2.13.
+DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"
 
 N = TypeVar("N", int, float)
 
