@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -85,7 +85,7 @@ class Assistant:
         user_id: str = DEFAULT_USER,
         mode: StreamingMode | str = StreamingMode.SSE,
         timeout_s: float | None = None,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         turn = await self.open_turn(message, session_id=session_id, user_id=user_id)
         async with aclosing(turn.events(mode=mode, timeout_s=timeout_s)) as events:
             async for event in events:
@@ -130,7 +130,7 @@ class Turn:
 
     async def events(
         self, *, mode: StreamingMode | str = StreamingMode.SSE, timeout_s: float | None = None
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         assistant = self.assistant
         metrics = StreamMetrics(assistant.clock)
         normalizer = EventNormalizer()

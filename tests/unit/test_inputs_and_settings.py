@@ -57,7 +57,11 @@ def test_unknown_backend_lists_the_valid_names() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("TEMPERATURE", "hot", "not a number"), ("TEMPERATURE", "5", "out of range"), ("MAX_OUTPUT_TOKENS", "0", "out of range")],
+    [
+        ("TEMPERATURE", "hot", "not a number"),
+        ("TEMPERATURE", "5", "out of range"),
+        ("MAX_OUTPUT_TOKENS", "0", "out of range"),
+    ],
 )
 def test_invalid_numbers_in_settings_fail_clearly(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
