@@ -1,0 +1,114 @@
+"""The FastAPI app factory: SSE chat endpoints, health, CORS, errors as JSON and the client page.
+
+Run it with `uvicorn streaming_core.api.app:create_app --factory` (`make api`), or mount the
+app it returns under a prefix of another Starlette server: every URL the page uses is relative.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from streaming_core.api.limits import LOCALHOST_ORIGINS, ApiLimits, ClientLimiter, TooManyRequests, load_limits
+from streaming_core.api.requests import USER_COOKIE, USER_HEADER, PayloadTooLarge
+from streaming_core.api.routes import ApiContext, chat_router
+from streaming_core.api.runs import RegistryFull
+from streaming_core.errors import ConfigurationError, InvalidInput, UnknownSession
+from streaming_core.runtime import AssistantConfig
+from streaming_core.settings import Settings, load_settings
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+DEFAULT_TOOLS = ("get_current_time", "convert_units")  # the same agent as `adk api_server agents`
+
+# The page loads only its own script and talks only to its own origin; model text is
+# inserted with textContent, and this is the second line of defence against injection.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(
+    config: AssistantConfig | None = None,
+    *,
+    settings: Settings | None = None,
+    limits: ApiLimits | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+    limits = limits or load_limits()
+    config = config or AssistantConfig(backend=settings.backend, tools=DEFAULT_TOOLS)
+    api = ApiContext(config, settings, limits, ClientLimiter(limits))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await api.aclose()  # no run task outlives the app
+
+    app = FastAPI(
+        title="ADK Streaming Lab API",
+        summary="Answers from an ADK agent streamed as Server-Sent Events.",
+        lifespan=lifespan,
+    )
+    app.state.api = api
+    _add_cors(app, limits)
+    _add_error_handlers(app, limits)
+    app.include_router(chat_router(api))
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok", "backend": config.backend, "runs": len(api.registry)}
+
+    @app.get("/", include_in_schema=False)
+    async def index(request: Request) -> Response:
+        response = FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+        if USER_COOKIE not in request.cookies:  # a user of its own for each browser
+            response.set_cookie(USER_COOKIE, secrets.token_urlsafe(16), httponly=True, samesite="strict")
+        return response
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _add_cors(app: FastAPI, limits: ApiLimits) -> None:
+    origins = list(limits.cors_origins)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_origin_regex=None if origins else LOCALHOST_ORIGINS,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type", "Last-Event-ID", USER_HEADER],
+        expose_headers=["X-Session-Id", "X-Run-Id", "Retry-After"],
+    )
+
+
+def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
+    """Every refusal is JSON `{"error": code, "detail": message}`, sent before any stream."""
+
+    def refuse(status: int, code: str, retry_after: float | None = None) -> ErrorHandler:
+        async def handler(request: Request, error: Exception) -> JSONResponse:
+            headers = {} if retry_after is None else {"Retry-After": str(round(retry_after))}
+            if isinstance(error, TooManyRequests):
+                headers = {"Retry-After": str(error.retry_after)}
+            return JSONResponse({"error": code, "detail": str(error)}, status_code=status, headers=headers)
+
+        return handler
+
+    app.add_exception_handler(InvalidInput, refuse(400, "invalid_input"))
+    app.add_exception_handler(PayloadTooLarge, refuse(413, "too_large"))
+    app.add_exception_handler(UnknownSession, refuse(404, "unknown_session"))
+    app.add_exception_handler(TooManyRequests, refuse(429, "too_many_requests"))
+    app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
+    app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))

@@ -1,0 +1,145 @@
+"""The API's knobs (API_* variables) and per-client admission: concurrent streams and request rate.
+
+A client is its IP address as uvicorn reports it (behind a trusted proxy, run uvicorn with
+--proxy-headers so that is the visitor's address); the user id is not used, because a client
+could pick a new one for every request.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from streaming_core.errors import ConfigurationError, StreamingCoreError
+from streaming_core.metrics import Clock
+
+N = TypeVar("N", int, float)
+
+LOCALHOST_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """Every API setting. Durations are seconds."""
+
+    max_streams_per_client: int = 4  # API_MAX_STREAMS_PER_CLIENT: open SSE connections per IP
+    rate_per_minute: int = 30  # API_RATE_PER_MINUTE: stream requests per IP, bursts up to this
+    grace_s: float = 30.0  # API_GRACE_SECONDS: a run outlives its last client this long
+    buffer_events: int = 4096  # API_BUFFER_EVENTS: events a run keeps for resumption
+    max_runs: int = 1000  # API_MAX_RUNS: runs kept at once, across clients
+    turn_timeout_s: float = 120.0  # API_TURN_TIMEOUT_SECONDS: one answer's time limit
+    ping_s: float = 15.0  # API_PING_SECONDS: keep-alive comments through idle proxies
+    send_timeout_s: float = 30.0  # API_SEND_TIMEOUT_SECONDS: a stuck client is dropped
+    retry_ms: int = 1000  # API_RETRY_MS: EventSource's reconnection delay
+    cors_origins: tuple[str, ...] = ()  # API_CORS_ORIGINS, comma-separated; empty: localhost
+
+
+def load_limits(env: Mapping[str, str] | None = None) -> ApiLimits:
+    env = os.environ if env is None else env
+    d = ApiLimits()
+    origins = tuple(o.strip() for o in env.get("API_CORS_ORIGINS", "").split(",") if o.strip())
+    return ApiLimits(
+        max_streams_per_client=_number(env, "API_MAX_STREAMS_PER_CLIENT", d.max_streams_per_client, int, 1),
+        rate_per_minute=_number(env, "API_RATE_PER_MINUTE", d.rate_per_minute, int, 1),
+        grace_s=_number(env, "API_GRACE_SECONDS", d.grace_s, float, 0.0),
+        buffer_events=_number(env, "API_BUFFER_EVENTS", d.buffer_events, int, 16),
+        max_runs=_number(env, "API_MAX_RUNS", d.max_runs, int, 1),
+        turn_timeout_s=_number(env, "API_TURN_TIMEOUT_SECONDS", d.turn_timeout_s, float, 1.0),
+        ping_s=_number(env, "API_PING_SECONDS", d.ping_s, float, 0.0),
+        send_timeout_s=_number(env, "API_SEND_TIMEOUT_SECONDS", d.send_timeout_s, float, 1.0),
+        retry_ms=_number(env, "API_RETRY_MS", d.retry_ms, int, 0),
+        cors_origins=origins,
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], low: N) -> N:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number; expected {kind.__name__}.") from None
+    if not value >= low or math.isinf(value):
+        raise ConfigurationError(f"{name}={raw} is out of range; expected a finite value of at least {low}.")
+    return value
+
+
+class TooManyRequests(StreamingCoreError):
+    """A client is over its stream or rate limit; answered with 429 and Retry-After."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class ClientLimiter:
+    """A token bucket per client for the request rate and a counter for open streams."""
+
+    limits: ApiLimits
+    clock: Clock = time.monotonic
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _streams: dict[str, int] = field(default_factory=dict)
+
+    def check_rate(self, client: str) -> None:
+        """Spends one request from the client's bucket, or raises TooManyRequests."""
+        capacity = float(self.limits.rate_per_minute)
+        per_second = capacity / 60.0
+        now = self.clock()
+        bucket = self._buckets.get(client) or _Bucket(capacity, now)
+        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * per_second)
+        bucket.updated = now
+        self._buckets[client] = bucket
+        if bucket.tokens < 1.0:
+            wait = math.ceil((1.0 - bucket.tokens) / per_second)
+            raise TooManyRequests(
+                f"Too many requests: the limit is {self.limits.rate_per_minute} streams a minute.", wait
+            )
+        bucket.tokens -= 1.0
+        if len(self._buckets) > 10_000:
+            self._forget_full_buckets(now, per_second, capacity)
+
+    def open_stream(self, client: str) -> Callable[[], None]:
+        """Counts an open stream; returns the (idempotent) function that closes it."""
+        open_now = self._streams.get(client, 0)
+        if open_now >= self.limits.max_streams_per_client:
+            raise TooManyRequests(
+                f"Too many open streams: the limit is {self.limits.max_streams_per_client} at once; "
+                "close one (or let it finish) and try again.",
+                retry_after=2,
+            )
+        self._streams[client] = open_now + 1
+        closed = False
+
+        def close() -> None:
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            remaining = self._streams[client] - 1
+            if remaining:
+                self._streams[client] = remaining
+            else:
+                del self._streams[client]
+
+        return close
+
+    def open_streams(self, client: str) -> int:
+        return self._streams.get(client, 0)
+
+    def _forget_full_buckets(self, now: float, per_second: float, capacity: float) -> None:
+        # A bucket that has refilled is the same as no bucket; dropping them bounds memory.
+        for client, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * per_second >= capacity:
+                del self._buckets[client]

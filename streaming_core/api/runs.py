@@ -1,0 +1,190 @@
+"""Runs: each answer streams in its own task into a bounded, numbered buffer that clients read.
+
+A client that drops and comes back with `Last-Event-ID: <run_id>:<seq>` reads on from seq + 1,
+so nothing is lost or repeated. A run lives while a client is attached and `grace_s` after
+the last one leaves; if it is still generating then, its task is cancelled, which cancels
+the model call (no orphaned generation), and the run is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from streaming_core.api.encoding import END, RunItem
+from streaming_core.assistant import Turn
+from streaming_core.errors import StreamingCoreError
+from streaming_core.events import StreamError
+
+logger = logging.getLogger(__name__)
+
+
+class RegistryFull(StreamingCoreError):
+    """The server keeps as many runs as it may; answered with 503 and Retry-After."""
+
+
+class ResumeGap(StreamingCoreError):
+    """The events after a client's Last-Event-ID have already left the bounded buffer."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventId:
+    """`<run_id>:<seq>`, the `id:` of every event; seq counts from 1 within a run."""
+
+    run_id: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.seq}"
+
+    @classmethod
+    def parse(cls, raw: str) -> EventId | None:
+        run_id, _, seq = raw.strip().rpartition(":")
+        if not run_id or not seq.isdigit() or len(seq) > 12:
+            return None
+        return cls(run_id, int(seq))
+
+
+class Run:
+    """One answer being generated, and the events it produced so far."""
+
+    def __init__(self, run_id: str, turn: Turn, user_id: str, registry: RunRegistry) -> None:
+        self.id = run_id
+        self.session_id = turn.session_id
+        self.user_id = user_id
+        self._registry = registry
+        self._items: list[RunItem] = []  # seq first_seq, first_seq + 1, ..., last_seq
+        self._first_seq = 1
+        self._last_seq = 0
+        self._changed = asyncio.Event()
+        self._clients = 0
+        self._expiry: asyncio.TimerHandle | None = None
+        self._capacity = registry.buffer_events
+        self.finished = False
+        self.task = asyncio.create_task(self._produce(turn, registry.turn_timeout_s), name=f"run-{run_id}")
+        self.task.add_done_callback(self._on_task_done)
+        self._schedule_expiry()  # a run nobody attaches to expires too
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def attach(self) -> None:
+        self._clients += 1
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def detach(self) -> None:
+        self._clients -= 1
+        if self._clients == 0:
+            self._schedule_expiry()
+
+    async def replay(self, after: int) -> AsyncIterator[tuple[int, RunItem]]:
+        """Events with seq > `after`, buffered ones first, then live ones until the end."""
+        next_seq = after + 1
+        while True:
+            changed = self._changed  # taken before reading, so no append goes unnoticed
+            while next_seq <= self._last_seq:
+                if next_seq < self._first_seq:
+                    raise ResumeGap(f"The events after {self.id}:{next_seq - 1} are no longer kept.")
+                yield next_seq, self._items[next_seq - self._first_seq]
+                next_seq += 1
+            if self.finished:
+                return
+            await changed.wait()
+
+    async def _produce(self, turn: Turn, timeout_s: float) -> None:
+        try:
+            async with aclosing(turn.events(mode="sse", timeout_s=timeout_s)) as events:
+                async for event in events:
+                    self._append(event)
+        except asyncio.CancelledError:
+            logger.info("run %s cancelled (no client within the grace period, or shutdown)", self.id)
+            self._append(StreamError("cancelled", "The answer was cancelled; the partial answer is kept."))
+            raise
+        except Exception:  # Turn.events turns failures into events; this is a bug, not a fault
+            logger.exception("run %s failed outside the stream", self.id)
+            self._append(StreamError("internal", "The server failed while answering; try again."))
+        finally:
+            self._append(END)
+            self.finished = True
+
+    def _append(self, item: RunItem) -> None:
+        self._last_seq += 1
+        self._items.append(item)
+        # Trimming in batches of a quarter keeps appends O(1) amortized; a client whose
+        # Last-Event-ID is older than what is kept gets a ResumeGap error, never a silent gap.
+        if len(self._items) > self._capacity + self._capacity // 4:
+            drop = len(self._items) - self._capacity
+            del self._items[:drop]
+            self._first_seq += drop
+        self._changed.set()  # wakes every reader; later readers wait on a fresh event
+        self._changed = asyncio.Event()
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never runs _produce's `finally`; readers
+        # must still see the end.
+        if not self.finished:
+            self._append(END)
+            self.finished = True
+
+    def _schedule_expiry(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(self._registry.grace_s, self._expire)
+
+    def cancel(self) -> None:
+        """Stops generating (cancelling the model call) and forgets the run."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if not self.task.done():
+            self.task.cancel()
+        self._registry.forget(self)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        self.cancel()
+
+
+class RunRegistry:
+    """The runs of one event loop, by id. Create it lazily on that loop; `aclose()` on shutdown."""
+
+    def __init__(self, *, grace_s: float, buffer_events: int, max_runs: int, turn_timeout_s: float) -> None:
+        self.grace_s = grace_s
+        self.buffer_events = buffer_events
+        self.max_runs = max_runs
+        self.turn_timeout_s = turn_timeout_s
+        self._runs: dict[str, Run] = {}
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def check_capacity(self) -> None:
+        if len(self._runs) >= self.max_runs:
+            raise RegistryFull("The server is busy with other answers; try again shortly.")
+
+    def start(self, turn: Turn, user_id: str) -> Run:
+        self.check_capacity()
+        run = Run(secrets.token_urlsafe(16), turn, user_id, self)
+        self._runs[run.id] = run
+        return run
+
+    def find(self, run_id: str, user_id: str) -> Run | None:
+        """The run, if it still exists and belongs to `user_id` (else it looks unknown)."""
+        run = self._runs.get(run_id)
+        return run if run is not None and run.user_id == user_id else None
+
+    def forget(self, run: Run) -> None:
+        self._runs.pop(run.id, None)
+
+    async def aclose(self) -> None:
+        """Cancels every run and waits for them, so no run task outlives the app."""
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*(run.task for run in runs), return_exceptions=True)

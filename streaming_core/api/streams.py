@@ -1,0 +1,140 @@
+"""Starting and resuming SSE streams of runs, with admission control; shared by the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request, Response
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
+
+from streaming_core.api.encoding import END, encode_item
+from streaming_core.api.limits import ApiLimits, ClientLimiter
+from streaming_core.api.requests import StreamRequest, client_key, user_id_for
+from streaming_core.api.runs import EventId, ResumeGap, Run, RunRegistry
+from streaming_core.errors import InvalidInput
+from streaming_core.events import StreamError
+from streaming_core.runtime import AssistantConfig, get_assistant
+from streaming_core.settings import Settings
+
+GONE = "gone"  # the seq of the error sent for an unknown run; resuming from it gets 204
+
+
+@dataclass
+class ApiContext:
+    """What the endpoints share: the assistant configuration, the limits and the runs."""
+
+    config: AssistantConfig
+    settings: Settings
+    limits: ApiLimits
+    limiter: ClientLimiter
+    _registry: RunRegistry | None = field(default=None, repr=False)
+
+    @property
+    def registry(self) -> RunRegistry:
+        # Created on first use, on the serving loop: its tasks and timers belong to that loop.
+        if self._registry is None:
+            limits = self.limits
+            self._registry = RunRegistry(
+                grace_s=limits.grace_s,
+                buffer_events=limits.buffer_events,
+                max_runs=limits.max_runs,
+                turn_timeout_s=limits.turn_timeout_s,
+            )
+        return self._registry
+
+    async def aclose(self) -> None:
+        if self._registry is not None:
+            await self._registry.aclose()
+
+
+async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -> Response:
+    client, user = client_key(request), user_id_for(request)
+    api.limiter.check_rate(client)
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id:
+        return resume_stream(api, client, user, last_event_id)
+    if asked.query is None:
+        raise InvalidInput('Missing query: pass ?query=... or a JSON body with a "query" field.')
+    api.registry.check_capacity()
+    close_slot = api.limiter.open_stream(client)
+    try:
+        assistant = get_assistant(api.config, api.settings)
+        turn = await assistant.open_turn(asked.query, session_id=asked.session_id, user_id=user)
+        run = api.registry.start(turn, user)
+    except BaseException:
+        close_slot()
+        raise
+    return run_response(api, run, 0, close_slot)
+
+
+def resume_stream(api: ApiContext, client: str, user: str, raw_id: str) -> Response:
+    event_id = EventId.parse(raw_id)
+    run = api.registry.find(event_id.run_id, user) if event_id else None
+    if raw_id.endswith(f":{GONE}") or (run and run.finished and event_id and event_id.seq >= run.last_seq):
+        # 204 is the one answer that stops EventSource reconnecting by itself.
+        return Response(status_code=204)
+    if run is None or event_id is None or event_id.seq > run.last_seq:
+        return gone_response(api, raw_id)
+    return run_response(api, run, event_id.seq, api.limiter.open_stream(client))
+
+
+def run_response(api: ApiContext, run: Run, after: int, close_slot: Callable[[], None]) -> Response:
+    run.attach()
+
+    def on_close() -> None:
+        run.detach()  # the last client leaving starts the grace period
+        close_slot()
+
+    return RunStreamResponse(
+        run_events(run, after, api.limits.retry_ms),
+        on_close=on_close,
+        headers={"X-Session-Id": run.session_id, "X-Run-Id": run.id},
+        ping=api.limits.ping_s,
+        send_timeout=api.limits.send_timeout_s,
+    )
+
+
+async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[ServerSentEvent]:
+    retry: int | None = retry_ms
+    try:
+        async for seq, item in run.replay(after):
+            yield encode_item(item, str(EventId(run.id, seq)), retry_ms=retry)
+            retry = None
+    except ResumeGap as gap:
+        gone_id = f"{run.id}:{GONE}"
+        yield encode_item(StreamError("resume_gap", f"{gap} Ask again."), gone_id)
+        yield encode_item(END, gone_id)
+
+
+def gone_response(api: ApiContext, raw_id: str) -> Response:
+    event_id = EventId.parse(raw_id)
+    gone_id = f"{event_id.run_id if event_id else 'unknown'}:{GONE}"
+    message = (
+        "This answer is no longer available: the server keeps an answer for "
+        f"{api.limits.grace_s:g} s after its last client leaves. Ask again."
+    )
+    events = [encode_item(StreamError("unknown_run", message), gone_id), encode_item(END, gone_id)]
+    return EventSourceResponse(_iterate(events), ping=0)
+
+
+async def _iterate(events: list[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+    for event in events:
+        yield event
+
+
+class RunStreamResponse(EventSourceResponse):
+    """An EventSourceResponse that calls `on_close` however it ends: finished, disconnected,
+    timed out or cancelled, even if the body iterator never started."""
+
+    def __init__(self, content: AsyncIterator[ServerSentEvent], *, on_close: Callable[[], None], **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
