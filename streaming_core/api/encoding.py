@@ -55,8 +55,9 @@ def encode_item(item: RunItem, event_id: str, *, retry_ms: int | None = None) ->
     """One SSE event. Chunks stay unnamed: a named event would never reach `onmessage`."""
     if isinstance(item, EndOfStream):
         return ServerSentEvent(DONE_DATA, id=event_id, retry=retry_ms)
+    data = _json(event_payload(item))
     name = None if isinstance(item, TextDelta) else item.kind
-    return ServerSentEvent(_json(event_payload(item)), event=name, id=event_id, retry=retry_ms)
+    return ServerSentEvent(data, event=name, id=event_id, retry=retry_ms)
 
 
 def _json(payload: dict[str, Any]) -> str:
