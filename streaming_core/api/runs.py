@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from streaming_core.api.buffer import EventBuffer
 from streaming_core.api.encoding import END, RunItem
 from streaming_core.assistant import Turn
 from streaming_core.errors import StreamingCoreError
@@ -25,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 class RegistryFull(StreamingCoreError):
     """The server keeps as many runs as it may; answered with 503 and Retry-After."""
-
-
-class ResumeGap(StreamingCoreError):
-    """The events after a client's Last-Event-ID have already left the bounded buffer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +54,20 @@ class Run:
         self.session_id = turn.session_id
         self.user_id = user_id
         self._registry = registry
-        self._items: list[RunItem] = []  # seq first_seq, first_seq + 1, ..., last_seq
-        self._first_seq = 1
-        self._last_seq = 0
-        self._changed = asyncio.Event()
+        self._buffer: EventBuffer[RunItem] = EventBuffer(registry.buffer_events)
         self._clients = 0
         self._expiry: asyncio.TimerHandle | None = None
-        self._capacity = registry.buffer_events
-        self.finished = False
         self.task = asyncio.create_task(self._produce(turn, registry.turn_timeout_s), name=f"run-{run_id}")
-        self.task.add_done_callback(self._on_task_done)
+        self.task.add_done_callback(self._end)
         self._schedule_expiry()  # a run nobody attaches to expires too
 
     @property
     def last_seq(self) -> int:
-        return self._last_seq
+        return self._buffer.last_seq
+
+    @property
+    def finished(self) -> bool:
+        return self._buffer.closed
 
     def attach(self) -> None:
         self._clients += 1
@@ -84,54 +80,31 @@ class Run:
         if self._clients == 0:
             self._schedule_expiry()
 
-    async def replay(self, after: int) -> AsyncIterator[tuple[int, RunItem]]:
-        """Events with seq > `after`, buffered ones first, then live ones until the end."""
-        next_seq = after + 1
-        while True:
-            changed = self._changed  # taken before reading, so no append goes unnoticed
-            while next_seq <= self._last_seq:
-                if next_seq < self._first_seq:
-                    raise ResumeGap(f"The events after {self.id}:{next_seq - 1} are no longer kept.")
-                yield next_seq, self._items[next_seq - self._first_seq]
-                next_seq += 1
-            if self.finished:
-                return
-            await changed.wait()
+    def replay(self, after: int) -> AsyncGenerator[tuple[int, RunItem], None]:
+        """Events with seq > `after`, kept ones first, then live ones until the end."""
+        return self._buffer.read(after)
 
     async def _produce(self, turn: Turn, timeout_s: float) -> None:
         try:
             async with aclosing(turn.events(mode="sse", timeout_s=timeout_s)) as events:
                 async for event in events:
-                    self._append(event)
+                    await self._buffer.put(event)
         except asyncio.CancelledError:
             logger.info("run %s cancelled (no client within the grace period, or shutdown)", self.id)
-            self._append(StreamError("cancelled", "The answer was cancelled; the partial answer is kept."))
+            self._buffer.put_nowait(StreamError("cancelled", "The answer was cancelled; the partial answer is kept."))
             raise
         except Exception:  # Turn.events turns failures into events; this is a bug, not a fault
             logger.exception("run %s failed outside the stream", self.id)
-            self._append(StreamError("internal", "The server failed while answering; try again."))
+            self._buffer.put_nowait(StreamError("internal", "The server failed while answering; try again."))
         finally:
-            self._append(END)
-            self.finished = True
+            self._end()
 
-    def _append(self, item: RunItem) -> None:
-        self._last_seq += 1
-        self._items.append(item)
-        # Trimming in batches of a quarter keeps appends O(1) amortized; a client whose
-        # Last-Event-ID is older than what is kept gets a ResumeGap error, never a silent gap.
-        if len(self._items) > self._capacity + self._capacity // 4:
-            drop = len(self._items) - self._capacity
-            del self._items[:drop]
-            self._first_seq += drop
-        self._changed.set()  # wakes every reader; later readers wait on a fresh event
-        self._changed = asyncio.Event()
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        # A task cancelled before its first step never runs _produce's `finally`; readers
-        # must still see the end.
-        if not self.finished:
-            self._append(END)
-            self.finished = True
+    def _end(self, task: object = None) -> None:
+        # Also a task done-callback: a task cancelled before its first step never runs
+        # _produce's `finally`, and readers must still see the end.
+        if not self._buffer.closed:
+            self._buffer.put_nowait(END)
+            self._buffer.close()
 
     def _schedule_expiry(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +11,11 @@ from fastapi import Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
+from streaming_core.api.buffer import ResumeGap
 from streaming_core.api.encoding import END, encode_item
 from streaming_core.api.limits import ApiLimits, ClientLimiter
 from streaming_core.api.requests import StreamRequest, client_key, user_id_for
-from streaming_core.api.runs import EventId, ResumeGap, Run, RunRegistry
+from streaming_core.api.runs import EventId, Run, RunRegistry
 from streaming_core.errors import InvalidInput
 from streaming_core.events import StreamError
 from streaming_core.runtime import AssistantConfig, get_assistant
@@ -100,12 +102,15 @@ def run_response(api: ApiContext, run: Run, after: int, close_slot: Callable[[],
 async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[ServerSentEvent]:
     retry: int | None = retry_ms
     try:
-        async for seq, item in run.replay(after):
-            yield encode_item(item, str(EventId(run.id, seq)), retry_ms=retry)
-            retry = None
+        # aclosing: when the client goes away while we wait at `yield`, the reader must
+        # unregister now, not when the garbage collector finalizes it (it holds back the buffer).
+        async with aclosing(run.replay(after)) as events:
+            async for seq, item in events:
+                yield encode_item(item, str(EventId(run.id, seq)), retry_ms=retry)
+                retry = None
     except ResumeGap as gap:
         gone_id = f"{run.id}:{GONE}"
-        yield encode_item(StreamError("resume_gap", f"{gap} Ask again."), gone_id)
+        yield encode_item(StreamError("resume_gap", f"{gap} Ask the question again."), gone_id)
         yield encode_item(END, gone_id)
 
 

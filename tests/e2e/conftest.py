@@ -110,6 +110,15 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10, message: str 
         time.sleep(0.01)
 
 
+async def eventually(condition: Callable[[], bool], timeout: float = 10, message: str = "condition") -> None:
+    """`wait_until` for async tests: polls without blocking the test's event loop."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        await asyncio.sleep(0.01)
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """A headless Chromium browser for the whole session."""
