@@ -14,6 +14,7 @@ from typing import Any, Final
 import httpx
 from google.adk.models.google_llm import Gemini
 from google.genai import errors as genai_errors
+from google.genai import types
 
 from streaming_core.errors import BackendUnavailable, ModelError
 from streaming_core.settings import DEFAULT_GEMINI_MODEL
@@ -25,6 +26,11 @@ _SECRET_PATTERNS: Final = (
     re.compile(r"(?i)([?&]key=)[^&\s'\"]+"),
     re.compile(r"(?i)(x-goog-api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
     re.compile(r"()AIza[0-9A-Za-z_\-]{20,}"),  # Google API key shape; empty group 1 keeps sub() uniform
+)
+# google-genai retries only before a response starts, so a retry never repeats streamed text.
+# 429 is not retried: a quota window outlasts any wait worth making the reader sit through.
+RETRY_OPTIONS: Final = types.HttpRetryOptions(
+    attempts=3, initial_delay=0.25, max_delay=2.0, jitter=0.25, http_status_codes=[408, 500, 502, 503, 504]
 )
 _RETRY_IN_MESSAGE: Final = re.compile(r"retry in ([0-9]+(?:\.[0-9]+)?)\s*s", re.IGNORECASE)
 
@@ -47,8 +53,7 @@ def create_gemini(model_name: str = DEFAULT_GEMINI_MODEL) -> Gemini:
 
     No api key or base url is passed, so GOOGLE_API_KEY / GEMINI_API_KEY, GOOGLE_GEMINI_BASE_URL and
     GOOGLE_GENAI_USE_VERTEXAI keep working. ADK builds one genai client per event loop, lazily, on
-    the first request, so the environment is read then, not here. retry_options stays None, which
-    google-genai turns into a single attempt: a 429 fails at once and the caller decides what to do.
+    the first request, so the environment is read then, not here. See RETRY_OPTIONS for retries.
     """
     if not model_name.strip():
         raise BackendUnavailable("The Gemini model name is empty; set GEMINI_MODEL, e.g. " + DEFAULT_GEMINI_MODEL)
@@ -60,7 +65,7 @@ def create_gemini(model_name: str = DEFAULT_GEMINI_MODEL) -> Gemini:
             "Gemini needs an API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), "
             "or GOOGLE_GENAI_USE_VERTEXAI=true with a Google Cloud project."
         )
-    return Gemini(model=model_name.strip())
+    return Gemini(model=model_name.strip(), retry_options=RETRY_OPTIONS)
 
 
 def describe_gemini_error(exc: BaseException) -> ModelFailure:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import pytest
@@ -17,7 +17,7 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
-from streaming_core.backends.gemini import create_gemini, describe_gemini_error, redact_secrets
+from streaming_core.backends.gemini import RETRY_OPTIONS, create_gemini, describe_gemini_error, redact_secrets
 from streaming_core.errors import BackendUnavailable
 from tests.conftest import GENAI_VARIABLES, SENTINEL_KEY
 from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
@@ -154,23 +154,28 @@ async def test_function_call_runs_the_tool_and_sends_its_result_back(
 
 
 @pytest.mark.parametrize(
-    ("scenario", "code", "retry_after"),
+    ("scenario", "code", "retry_after", "attempts"),
     [
-        (Scenario.quota_exhausted(retry_delay="17s"), "quota", 17.0),
-        (Scenario.permission_denied(), "auth", None),
-        (Scenario.invalid_api_key(), "auth", None),
-        (Scenario.invalid_argument(), "bad_request", None),
-        (Scenario.internal_error(), "upstream", None),
-        (Scenario.internal_error(after_chunks=1), "upstream", None),
-        (Scenario.cut(after_chunks=2), "network", None),
+        (Scenario.quota_exhausted(retry_delay="17s"), "quota", 17.0, 1),
+        (Scenario.permission_denied(), "auth", None, 1),
+        (Scenario.invalid_api_key(), "auth", None, 1),
+        (Scenario.invalid_argument(), "bad_request", None, 1),
+        (Scenario.internal_error(), "upstream", None, RETRY_OPTIONS.attempts),
+        (Scenario.internal_error(after_chunks=1), "upstream", None, 1),
+        (Scenario.cut(after_chunks=2), "network", None, 1),
     ],
     ids=["429", "403", "400-bad-key", "400", "500", "500-mid-stream", "cut-mid-stream"],
 )
 @pytest.mark.asyncio
 async def test_failure_raises_and_maps_to_a_keyless_message(
-    fake: FakeGeminiServer, new_runner: RunnerFactory, scenario: Scenario, code: str, retry_after: float | None
+    fake: FakeGeminiServer,
+    new_runner: RunnerFactory,
+    scenario: Scenario,
+    code: str,
+    retry_after: float | None,
+    attempts: int,
 ) -> None:
-    fake.enqueue(scenario)
+    fake.enqueue(*[scenario] * attempts)
     runner, session_id = await new_runner()
     started = time.monotonic()
 
@@ -180,8 +185,22 @@ async def test_failure_raises_and_maps_to_a_keyless_message(
     failure = describe_gemini_error(raised.value)
     assert (failure.code, failure.retry_after) == (code, retry_after)
     assert SENTINEL_KEY not in failure.message
-    assert len(fake.requests) == 1, "ADK's Gemini must not retry on its own"
+    # Retried only before the response starts, so streamed text is never repeated.
+    assert len(fake.requests) == attempts
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.asyncio
+async def test_server_error_before_the_first_chunk_is_retried_transparently(
+    fake: FakeGeminiServer, new_runner: RunnerFactory
+) -> None:
+    fake.enqueue(Scenario.internal_error(), Scenario.reply("Recovered.", chunks=2))
+    runner, session_id = await new_runner()
+
+    events = await _run_turn(runner, session_id, "hello")
+
+    assert _text(events[-1]) == "Recovered."
+    assert len(fake.requests) == 2
 
 
 @pytest.mark.asyncio
