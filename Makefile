@@ -41,3 +41,6 @@ $(DEV): requirements.txt requirements-dev.txt $(RUNTIME)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(DEV) browser
+	$(BIN)/python -m bench $(SECTIONS)

@@ -6,6 +6,7 @@ One model per process, one generation at a time, each on its own worker thread.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import json
 import logging
@@ -93,6 +94,17 @@ class _LoadedModel:
 
 _MODELS: dict[Path, _LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Llama.__del__ during interpreter teardown finds llama.cpp's bindings already gone and
+    # prints a TypeError traceback; closing first frees the model while they still exist.
+    with _MODELS_LOCK:
+        for loaded in _MODELS.values():
+            loaded.llama.close()
+        _MODELS.clear()
+
 _thread_ids = itertools.count(1)
 
 

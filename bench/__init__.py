@@ -1,0 +1,1 @@
+"""`make bench`: measures every layer of the stream; writes docs/benchmarks.md."""

@@ -1,0 +1,61 @@
+"""Benchmark results as markdown: a section per measurement, with targets marked met or missed."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+
+
+@dataclass
+class Section:
+    title: str
+    intro: str
+    header: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    targets: list[tuple[str, bool]] = field(default_factory=list)  # (description, met)
+    notes: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        lines = [f"## {self.title}", "", self.intro, ""]
+        lines.append("| " + " | ".join(self.header) + " |")
+        lines.append("|" + "|".join("---" for _ in self.header) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        lines.append("")
+        for description, met in self.targets:
+            lines.append(f"- Target: {description} — **{'met' if met else 'MISSED'}**")
+        lines += [f"- {note}" for note in self.notes]
+        lines += [f"\n![{self.title}]({image})" for image in self.images]
+        return "\n".join(lines) + "\n"
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    packages = ["google-adk", "google-genai", "streamlit", "llama_cpp_python", "fastapi", "sse-starlette", "uvicorn"]
+    versions = ", ".join(f"{name} {_version(name)}" for name in packages)
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} "
+        f"{platform.release()}; {versions}"
+    )
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def fmt_ms(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def fmt_us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} µs"
