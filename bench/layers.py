@@ -20,7 +20,9 @@ from streaming_core.sync_api import stream_turn_sync
 
 
 def _config(chunks: int) -> AssistantConfig:
-    return AssistantConfig(backend="scripted", persistent=False, script=(ScriptedReply(text="x" * chunks, chunk_size=1),))
+    return AssistantConfig(
+        backend="scripted", persistent=False, script=(ScriptedReply(text="x" * chunks, chunk_size=1),)
+    )
 
 
 def _message(text: str) -> types.Content:
@@ -37,7 +39,9 @@ async def adk_runner(chunks: int) -> int:
     assistant = build_assistant(_config(chunks), load_settings())
     session = await assistant.session_service.create_session(app_name=assistant.app_name, user_id="bench")
     events = assistant.runner.run_async(
-        user_id="bench", session_id=session.id, new_message=_message("go"),
+        user_id="bench",
+        session_id=session.id,
+        new_message=_message("go"),
         run_config=RunConfig(streaming_mode=StreamingMode.SSE),
     )
     return len([event async for event in events if event.partial])
@@ -89,7 +93,9 @@ def measure_layers(chunks: int, repeats: int = 3, extra: dict[str, Callable[[], 
     for name, seconds in medians.items():
         section.rows.append([name, f"{seconds:.3f} s", fmt_us(seconds / chunks), f"{(seconds / adk - 1) * 100:+.1f}%"])
     ours = medians["+ sync bridge (stream_turn_sync)"] / adk - 1
-    section.targets.append((f"normalization + bridge add ≤ 5% to the ADK runner (measured {ours * 100:+.1f}%)", ours <= 0.05))
+    section.targets.append(
+        (f"normalization + bridge add ≤ 5% to the ADK runner (measured {ours * 100:+.1f}%)", ours <= 0.05)
+    )
     api_name = next((name for name in medians if name.startswith("+ SSE API")), None)
     if api_name:
         api = medians[api_name] / adk - 1

@@ -49,7 +49,9 @@ def _content(text: str) -> types.Content:
 def _config(chunks: int, replay: bool) -> AssistantConfig:
     # Distinct configs per case so each has its own Assistant (and its own runner to swap).
     return AssistantConfig(
-        backend="scripted", persistent=False, temperature=0.5 if replay else None,
+        backend="scripted",
+        persistent=False,
+        temperature=0.5 if replay else None,
         script=(ScriptedReply(text="y" * chunks, chunk_size=1),),
     )
 
@@ -57,6 +59,7 @@ def _config(chunks: int, replay: bool) -> AssistantConfig:
 def _stream(chunks: int, replay: bool) -> int:
     config = _config(chunks, replay)
     if replay:
+
         async def swap() -> None:
             get_assistant(config).runner = EventReplay(chunks)  # type: ignore[assignment]
 

@@ -58,6 +58,3 @@ def measure_stop_latency(samples: int = 20) -> Section:
         "next Streamlit call, at most one heartbeat (0.1 s) later while the model is silent."
     )
     return section
-
-
-
