@@ -47,6 +47,18 @@ def parse_mode(mode: StreamingMode | str) -> StreamingMode:
     return {"sse": StreamingMode.SSE, "none": StreamingMode.NONE}[mode.lower()]
 
 
+async def _next_before(events: AsyncGenerator[Event, None], deadline: float | None) -> Event:
+    """The next ADK event, or TimeoutError at `deadline` (loop time).
+
+    The deadline covers only the wait for ADK, never the consumer's work between our yields,
+    which a timeout around the whole loop would cancel too.
+    """
+    if deadline is None:  # the common case; skips a timeout context per chunk
+        return await anext(events)
+    async with asyncio.timeout_at(deadline):
+        return await anext(events)
+
+
 class Assistant:
     """An agent, its runner and its session store; create and use it on one event loop."""
 
@@ -147,13 +159,10 @@ class Turn:
         try:
             async with aclosing(adk_events):
                 while True:
-                    # The deadline covers only the wait for ADK, never our consumer's work
-                    # between yields, which a timeout around the whole loop would cancel too.
-                    async with asyncio.timeout_at(deadline):
-                        try:
-                            adk_event = await anext(adk_events)
-                        except StopAsyncIteration:
-                            break
+                    try:
+                        adk_event = await _next_before(adk_events, deadline)
+                    except StopAsyncIteration:
+                        break
                     invocation_id = adk_event.invocation_id or invocation_id
                     for event in normalizer.feed(adk_event):
                         if isinstance(event, TextDelta):
