@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from httpx_sse import ServerSentEvent, aconnect_sse
 
 from streaming_core.api.app import create_app
 from streaming_core.api.limits import ApiLimits
+from streaming_core.assistant import Assistant
 from streaming_core.backends.scripted import ScriptedLlm
 from streaming_core.runtime import AssistantConfig, get_assistant
 from streaming_core.settings import Settings
@@ -100,6 +101,11 @@ class ServerThread:
         self.server.loop.call_soon_threadsafe(run)
         return future.result(timeout)
 
+    def call_async(self, function: Callable[[], Coroutine[Any, Any, T]], timeout: float = 10) -> T:
+        """Runs the coroutine `function()` returns on the server's loop and returns its result."""
+        assert self.server.loop is not None
+        return asyncio.run_coroutine_threadsafe(function(), self.server.loop).result(timeout)
+
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10, message: str = "condition") -> None:
     """Polls `condition` until it holds or the deadline passes."""
@@ -175,8 +181,11 @@ class ApiServer(ServerThread):
         self.config = config
         self.settings = settings
 
+    def assistant(self) -> Assistant:
+        """The Assistant serving requests (built on the server's loop, so fetched there)."""
+        return self.call(lambda: get_assistant(self.config, self.settings))
+
     def model(self) -> ScriptedLlm:
-        """The scripted model serving requests (built on the server's loop, so fetched there)."""
-        model = self.call(lambda: get_assistant(self.config, self.settings).agent.model)
+        model = self.assistant().agent.model
         assert isinstance(model, ScriptedLlm)
         return model

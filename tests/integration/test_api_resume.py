@@ -166,14 +166,18 @@ async def test_a_fast_model_waits_for_a_slow_reader_instead_of_dropping_events(s
     assert reply.text == ALPHABET * 3
 
 
-async def test_a_paused_run_nobody_reads_is_cancelled_after_the_grace_period(serve: Serve) -> None:
-    server = serve(ScriptedReply(text=ALPHABET * 3, chunk_size=1), buffer_events=16, grace_s=0.3)
+async def test_a_run_nobody_reads_pauses_at_the_buffer_bound_then_is_cancelled(serve: Serve) -> None:
+    server = serve(ScriptedReply(text="x" * 400, chunk_size=1, chunk_delay=0.005), buffer_events=16, grace_s=1.0)
     model = server.model()
     async with httpx.AsyncClient() as client:
-        await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "go"}, limit=1)
+        reply = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "go"}, limit=1)
 
     await eventually(lambda: model.log.cancelled == 1)
-    assert model.log.completed == 0 and runs(server) == 0
+    assistant = server.assistant()
+    history = server.call_async(lambda: assistant.history(reply.headers["x-session-id"], "api-user"))
+    # Unpaused, the model would have streamed ~200 chunks during the 1 s grace period.
+    assert history[-1].interrupted == "stopped" and len(history[-1].text) < 60
+    assert runs(server) == 0
 
 
 async def test_delete_run_cancels_the_model_without_waiting_for_the_grace_period(serve: Serve) -> None:
