@@ -62,6 +62,7 @@ class ServerThread:
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app
         config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_shutdown_s)
         self.server = _Server(config)
         self._thread = threading.Thread(
