@@ -42,7 +42,9 @@ class ScriptedReply:
     fail_after: int | None = None
     failure_code: str = "upstream"
     hang_after: int | None = None
-    function_call: tuple[str, dict[str, Any]] | None = None
+    # Left out of the hash (a dict is unhashable) so AssistantConfig(script=...) can key the
+    # assistant cache; equality still compares it.
+    function_call: tuple[str, dict[str, Any]] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
