@@ -1,0 +1,84 @@
+"""The shared sidebar: backend (and why auto picked it), streaming mode, sampling, scripted knobs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from streaming_core.backends import resolve_backend
+from streaming_core.backends.scripted import ScriptedReply
+from streaming_core.errors import ConfigurationError
+from streaming_core.settings import BACKEND_NAMES, Settings
+from ui.context import FAULTS, PageContext, scripted_text, with_fault
+
+CONTEXT_KEY = "page_context"
+_BACKEND_LABELS = {
+    "auto": "Auto",
+    "gemini": "Gemini",
+    "local": "Local Gemma 3 270M",
+    "scripted": "Scripted (deterministic)",
+}
+
+
+def render_sidebar(settings: Settings) -> PageContext:
+    with st.sidebar:
+        st.header("Model")
+        requested = st.radio(
+            "Backend",
+            BACKEND_NAMES,
+            index=BACKEND_NAMES.index(settings.backend),
+            format_func=_BACKEND_LABELS.__getitem__,
+            key="backend",
+            help="Auto uses Gemini when an API key is set, otherwise the local Gemma model.",
+        )
+        try:
+            choice = resolve_backend(requested, settings)
+            backend, note, ready = choice.name, choice.reason, True
+            st.caption(f"Using **{choice.label}**: {note}")
+        except ConfigurationError as error:
+            backend, note, ready = requested, str(error), False
+            st.warning(note)
+        mode = st.radio(
+            "Streaming mode",
+            ("sse", "none"),
+            format_func=str.upper,
+            horizontal=True,
+            key="mode",
+            help="SSE streams partial events as the model writes; NONE sends one final event.",
+        )
+        temperature = st.slider("Temperature", 0.0, 2.0, settings.temperature, 0.1, key="temperature")
+        max_tokens = st.number_input(
+            "Max output tokens", 16, 8192, settings.max_output_tokens, 16, key="max_output_tokens"
+        )
+        reply = _scripted_knobs() if backend == "scripted" else ScriptedReply()
+    context = PageContext(
+        settings=settings,
+        backend=backend,
+        backend_note=note,
+        backend_ready=ready,
+        mode=mode,
+        temperature=float(temperature),
+        max_output_tokens=int(max_tokens),
+        reply=reply,
+    )
+    st.session_state[CONTEXT_KEY] = context  # for tests and debugging: what this run used
+    return context
+
+
+def _scripted_knobs() -> ScriptedReply:
+    with st.expander("Scripted model: pacing and faults", expanded=True):
+        chunk_size = st.number_input("Characters per chunk", 1, 500, 12, key="scripted_chunk_size")
+        first_delay = st.number_input(
+            "First chunk after (s)", 0.0, 10.0, 0.3, 0.1, format="%.2f", key="scripted_first_delay"
+        )
+        chunk_delay = st.number_input(
+            "Between chunks (s)", 0.0, 2.0, 0.03, 0.01, format="%.3f", key="scripted_chunk_delay"
+        )
+        paragraphs = st.number_input("Answer length (paragraphs)", 1, 200, 1, key="scripted_paragraphs")
+        fault = st.selectbox("Fault", tuple(FAULTS), format_func=FAULTS.__getitem__, key="scripted_fault")
+    reply = ScriptedReply(
+        text=scripted_text(int(paragraphs)),
+        chunk_size=int(chunk_size),
+        first_chunk_delay=float(first_delay),
+        chunk_delay=float(chunk_delay),
+    )
+    return with_fault(reply, fault)

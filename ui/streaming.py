@@ -1,0 +1,190 @@
+"""The core's sync stream on a page: coalesced into st.write_stream, interruptible, always closed.
+
+Streamlit delivers Stop and reruns only inside Streamlit calls. `st.write_stream` skips empty
+pieces without any such call, so a heartbeat (the model is silent) touches session state
+instead: that is free, sends nothing, and raises StopException/RerunException when the user
+pressed Stop or changed a widget. Closing the bridge generator cancels the model call; the
+core then saves the partial answer. After a Stop every Streamlit call raises again, so the
+`finally` blocks here never call Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
+from streaming_core.errors import StreamingCoreError
+from streaming_core.events import Done, Heartbeat, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.patterns import Aggregation, Progress, aggregate, coalesce_text, track_progress
+from streaming_core.runtime import AssistantConfig
+from streaming_core.sync_api import call_assistant, stream_turn_sync
+
+Events = Iterable[StreamEvent | Heartbeat]
+ToolEvent = ToolCall | ToolResult
+_STOP_PROBE_KEY = "_stream_heartbeat"
+
+
+def check_for_stop() -> None:
+    """Lets Streamlit raise Stop or Rerun here; reading session state sends nothing."""
+    st.session_state.get(_STOP_PROBE_KEY)
+
+
+@dataclass
+class StreamOutcome:
+    """What a page needs after a stream: the text shown, the Done event, errors, problems."""
+
+    parts: list[str] = field(default_factory=list)
+    done: Done | None = None
+    errors: list[StreamError] = field(default_factory=list)
+    problem: str | None = None  # the turn could not start: bad input, backend unavailable…
+    model_cancelled: bool | None = None  # known for the scripted model only
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def failed(self) -> bool:
+        return self.problem is not None or bool(self.errors)
+
+    def record(self, event: StreamEvent) -> None:
+        if isinstance(event, Done):
+            self.done = event
+        elif isinstance(event, StreamError):
+            self.errors.append(event)
+
+
+def stream_answer(
+    message: str,
+    config: AssistantConfig,
+    *,
+    mode: str = "sse",
+    session_id: str | None = None,
+    timeout_s: float | None = None,
+    through: Callable[[Events], Events] | None = None,
+    on_event: Callable[[StreamEvent], None] | None = None,
+    on_tool: Callable[[ToolEvent], None] | None = None,
+) -> StreamOutcome:
+    """Streams one turn into the page with st.write_stream, at most ~20 updates a second.
+
+    `through` wraps the event stream with a pattern (track_progress, fan_out); `on_tool`
+    renders tool events between text segments, in the order they happened.
+    """
+    outcome = StreamOutcome()
+    cancelled_before = _cancelled_count(config)
+
+    def handle(event: StreamEvent) -> None:
+        outcome.record(event)
+        if on_event is not None:
+            on_event(event)
+
+    events = stream_turn_sync(message, config, session_id=session_id, mode=mode, timeout_s=timeout_s)
+    source = iter(through(events) if through is not None else events)
+    try:
+        while True:
+            segment = _Segment(source, split_on_tools=on_tool is not None)
+            pieces = _pieces(coalesce_text(segment, handle), outcome)
+            try:
+                st.write_stream(pieces)
+            finally:
+                pieces.close()  # write_stream never closes it, e.g. when Stop hits its own call
+            if segment.tool_event is None:
+                break
+            handle(segment.tool_event)
+            on_tool(segment.tool_event)  # type: ignore[misc]  # set whenever a segment splits
+    except StreamingCoreError as error:
+        outcome.problem = str(error)
+    finally:
+        _close(source)
+        _close(events)
+    if cancelled_before is not None:
+        outcome.model_cancelled = (_cancelled_count(config) or 0) > cancelled_before
+    return outcome
+
+
+def collect_answer(
+    message: str,
+    config: AssistantConfig,
+    *,
+    mode: str = "sse",
+    on_progress: Callable[[Progress], None] | None = None,
+) -> tuple[Aggregation, StreamOutcome]:
+    """The aggregation pattern: drains the whole stream first, Stop still works meanwhile."""
+    outcome = StreamOutcome()
+    events = stream_turn_sync(message, config, mode=mode)
+    source: Iterator[StreamEvent | Heartbeat] = _observed(events, outcome)
+    if on_progress is not None:
+        source = track_progress(source, on_progress)
+    result = Aggregation()
+    try:
+        result = aggregate(source)
+    except StreamingCoreError as error:
+        outcome.problem = str(error)
+    finally:
+        _close(source)
+        _close(events)
+    outcome.parts = list(result.parts)
+    return result, outcome
+
+
+def scripted_log(config: AssistantConfig) -> ScriptLog | None:
+    """What the scripted model behind `config` saw and did; None for real models."""
+    if config.backend != "scripted":
+        return None
+
+    async def read_log(assistant: Any) -> ScriptLog | None:
+        model = assistant.agent.model
+        return model.log if isinstance(model, ScriptedLlm) else None
+
+    return call_assistant(config, read_log)
+
+
+def _cancelled_count(config: AssistantConfig) -> int | None:
+    log = scripted_log(config)
+    return None if log is None else log.cancelled
+
+
+class _Segment:
+    """Events from a shared source up to (not including) the next tool event."""
+
+    def __init__(self, source: Iterator[StreamEvent | Heartbeat], *, split_on_tools: bool) -> None:
+        self._source = source
+        self._split = split_on_tools
+        self.tool_event: ToolEvent | None = None
+
+    def __iter__(self) -> Iterator[StreamEvent | Heartbeat]:
+        for event in self._source:  # a plain for-loop: ending the segment leaves the source open
+            if self._split and isinstance(event, (ToolCall, ToolResult)):
+                self.tool_event = event
+                return
+            yield event
+
+
+def _pieces(texts: Iterator[str], outcome: StreamOutcome) -> Iterator[str]:
+    try:
+        for piece in texts:
+            if piece:
+                outcome.parts.append(piece)
+                yield piece
+            else:  # a heartbeat: write_stream would skip it without checking for Stop
+                check_for_stop()
+    finally:
+        _close(texts)
+
+
+def _observed(events: Events, outcome: StreamOutcome) -> Iterator[StreamEvent | Heartbeat]:
+    for event in events:
+        check_for_stop()
+        if not isinstance(event, (Heartbeat, TextDelta)):
+            outcome.record(event)
+        yield event
+
+
+def _close(iterator: object) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
