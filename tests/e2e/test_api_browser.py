@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from streaming_core.api.app import create_app
 from streaming_core.api.limits import ApiLimits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
@@ -117,6 +118,18 @@ def test_our_client_stop_cancels_the_model_call_at_once(page: Any) -> None:
         wait_until(lambda: model.log.cancelled == 1, message="the model call to be cancelled")
         assert page.get_attribute("#status", "data-state") == "stopped"
         assert page.text_content("#answer") == ANSWER[:12]
+
+
+def test_our_client_works_when_the_api_is_mounted_under_a_prefix(page: Any) -> None:
+    config = AssistantConfig(backend="scripted", persistent=False, script=(ScriptedReply(text=ANSWER, chunk_size=9),))
+    host = Starlette(routes=[Mount("/api", app=create_app(config, settings=SETTINGS, limits=LIMITS))])
+    with ServerThread(host) as server:
+        page.goto(f"{server.url}/api/")
+        page.fill("#query", "Explain streaming")
+        page.click("#send")
+        page.wait_for_selector('#status[data-state="done"]', timeout=15_000)
+
+        assert page.text_content("#answer") == ANSWER
 
 
 class DroppingProxy:
