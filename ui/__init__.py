@@ -7,6 +7,7 @@ from ui.conversations import chat_turn, conversation_sidebar, show_history, show
 from ui.inputs import chat_prompt, choice_form, prompt_form, retry_button, retry_requested
 from ui.live import LiveProgress
 from ui.metrics import format_seconds, metrics_strip
+from ui.navigation import PATTERNS, home_page, navigation
 from ui.outcome import show_outcome, show_stream_error
 from ui.outputs import LogPane, MultiOutput
 from ui.shell import app_shell, setup_page
@@ -17,6 +18,7 @@ from ui.tools import ToolTimeline
 __all__ = [
     "ALL_TOOLS",
     "FAULTS",
+    "PATTERNS",
     "LiveProgress",
     "LogPane",
     "MultiOutput",
@@ -31,7 +33,9 @@ __all__ = [
     "collect_with_status",
     "conversation_sidebar",
     "format_seconds",
+    "home_page",
     "metrics_strip",
+    "navigation",
     "prompt_form",
     "retry_button",
     "retry_requested",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from streaming_core.backends import resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
 from streaming_core.settings import BACKEND_NAMES, Settings
 from ui.context import FAULTS, PageContext, scripted_text, with_fault
+from ui.navigation import render_menu
 
 CONTEXT_KEY = "page_context"
 _BACKEND_LABELS = {
@@ -19,8 +21,10 @@ _BACKEND_LABELS = {
 }
 
 
-def render_sidebar(settings: Settings) -> PageContext:
+def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext:
     with st.sidebar:
+        render_menu(home)
+        st.divider()
         st.header("Model")
         requested = st.radio(
             "Backend",

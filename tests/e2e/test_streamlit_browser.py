@@ -1,0 +1,220 @@
+"""The Streamlit demo in headless Chromium against a real `streamlit run app.py` (scripted backend)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.streamlit_server import StreamlitServer
+
+pytestmark = pytest.mark.browser
+
+PAGE_PATHS = [
+    "",
+    "basic_streaming",
+    "chat",
+    "aggregation",
+    "progress",
+    "multi_output",
+    "timeout",
+    "tools",
+    "errors",
+    "sse_api",
+]
+# Counts finished script runs: Streamlit sets data-test-script-state on stApp.
+WATCH_RUNS = """
+window.__runsFinished = 0;
+let lastState = null;
+new MutationObserver(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute("data-test-script-state");
+  if (state !== lastState) {
+    if (state === "notRunning") window.__runsFinished += 1;
+    lastState = state;
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+"""
+# Records each distinct length of the last chat message's text, with its time.
+WATCH_ANSWER = """
+window.__lengths = [];
+new MutationObserver(() => {
+  const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
+  const last = messages[messages.length - 1];
+  if (!last) return;
+  const length = last.innerText.length;
+  const seen = window.__lengths;
+  if (!seen.length || seen[seen.length - 1][1] !== length) seen.push([performance.now(), length]);
+}).observe(document.body, {subtree: true, childList: true, characterData: true});
+"""
+
+
+class Browser:
+    """One tab on the demo, waiting on Streamlit's own run state rather than on time."""
+
+    def __init__(self, page: Any, server: StreamlitServer) -> None:
+        self.page = page
+        self.server = server
+        page.add_init_script(WATCH_RUNS)
+
+    def open(self, path: str = "") -> None:
+        self.page.goto(f"{self.server.url}/{path}")
+        self.page.wait_for_function("window.__runsFinished >= 1", timeout=30_000)
+
+    def finished_runs(self) -> int:
+        return int(self.page.evaluate("window.__runsFinished"))
+
+    def run_after(self, action: Callable[[], None], timeout_ms: float = 30_000) -> None:
+        """Does `action`, then waits until Streamlit finished the run it caused."""
+        before = self.finished_runs()
+        action()
+        self.page.wait_for_function("n => window.__runsFinished > n", arg=before, timeout=timeout_ms)
+
+    def set_number(self, label: str, value: float) -> None:
+        box = self.page.get_by_label(label, exact=True)
+        self.run_after(lambda: (box.fill(str(value)), box.press("Enter")))
+
+    def chat(self, text: str) -> None:
+        box = self.page.get_by_test_id("stChatInputTextArea")
+        box.fill(text)
+        box.press("Enter")
+
+    def exceptions(self) -> int:
+        return int(self.page.locator('[data-testid="stException"]').count())
+
+
+@pytest.fixture(scope="module")
+def streamlit_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    with StreamlitServer(tmp_path_factory.mktemp("streamlit")) as server:
+        yield server
+
+
+def new_tab(chromium: Any, server: StreamlitServer) -> Iterator[Browser]:
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield Browser(context.new_page(), server)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def browser(chromium: Any, streamlit_app: StreamlitServer) -> Iterator[Browser]:
+    yield from new_tab(chromium, streamlit_app)
+
+
+def test_deep_link_on_a_fresh_server_runs_the_page_with_its_sidebar(chromium: Any, tmp_path: Path) -> None:
+    """Regression: with a pages/ folder, the first session after start that deep-links to a page
+    runs that file directly (no router), so every page must render the sidebar itself."""
+    with StreamlitServer(tmp_path) as server:
+        for tab in new_tab(chromium, server):
+            tab.open("chat")
+
+            sidebar = tab.page.get_by_test_id("stSidebar")
+            assert tab.page.get_by_role("heading", name="Chat").is_visible()
+            assert sidebar.get_by_text("Scripted (deterministic)", exact=True).is_visible()
+            assert sidebar.get_by_role("link", name="Multi-output").is_visible()
+            assert tab.exceptions() == 0
+
+
+@pytest.mark.parametrize("path", PAGE_PATHS)
+def test_every_page_loads_without_an_exception(browser: Browser, path: str) -> None:
+    browser.open(path)
+
+    assert browser.page.locator("h1").first.is_visible()
+    assert browser.exceptions() == 0
+
+
+def test_answer_renders_progressively_then_once(browser: Browser) -> None:
+    browser.open("chat")
+    browser.page.evaluate(WATCH_ANSWER)
+
+    browser.run_after(lambda: browser.chat("Stream this"))
+    answer = browser.page.get_by_test_id("stChatMessage").last
+    answer.get_by_text("chunk gaps move.").wait_for()
+
+    final_length = len(answer.inner_text())
+    lengths = [length for _, length in browser.page.evaluate("window.__lengths")]
+    intermediate = {length for length in lengths[: lengths.index(final_length)] if 0 < length < final_length}
+    assert len(intermediate) >= 3, lengths
+    assert browser.page.get_by_text("You asked: Stream this").count() == 1
+
+
+def test_stop_cancels_the_answer_within_a_second_and_keeps_it_marked(browser: Browser) -> None:
+    browser.open("chat")
+    browser.set_number("Between chunks (s)", 0.2)  # about 8 s for the whole answer
+    browser.chat("Please stop me")
+    answer = browser.page.get_by_test_id("stChatMessage").last
+    answer.get_by_text("You asked: Please stop me").wait_for()
+    stop = browser.page.get_by_test_id("stChatInputStopButton")
+
+    shown_at_stop = len(answer.inner_text())
+    clicked = time.perf_counter()
+    browser.run_after(stop.click, timeout_ms=5_000)
+    stopped_after = time.perf_counter() - clicked
+
+    assert stopped_after < 1.0
+    # The next run reads the conversation back from the ADK session.
+    browser.run_after(lambda: browser.page.get_by_test_id("stSidebar").get_by_role("link", name="Chat").click())
+    kept = browser.page.get_by_test_id("stChatMessage").last
+    assert kept.get_by_text("Stopped: this is the partial answer.").is_visible()
+    # Chunks come every 0.2 s: a call still running for a second would have added five more.
+    assert len(kept.inner_text()) < shown_at_stop + 5 * 12 + len("Stopped: this is the partial answer.")
+
+
+def test_html_in_model_output_is_inert(browser: Browser) -> None:
+    payload = '<script>window.__xss = "script"</script><img src=x onerror="window.__xss = \'img\'">'
+    browser.open("chat")
+    dialogs: list[str] = []
+    browser.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    browser.run_after(lambda: browser.chat(payload))
+    answer = browser.page.get_by_test_id("stChatMessage").last
+    answer.get_by_text("chunk gaps move.").wait_for()
+
+    assert browser.page.evaluate("window.__xss") is None
+    assert dialogs == []
+    messages = browser.page.get_by_test_id("stChatMessage")
+    assert messages.locator("img[src='x'], script").count() == 0
+    assert "onerror" in answer.inner_text()  # shown as text, not run as markup
+
+
+def test_overlong_message_shows_an_error_and_returns_to_the_box(browser: Browser) -> None:
+    browser.open("chat")
+    too_long = "z" * 8001
+
+    browser.chat(too_long)
+
+    browser.page.get_by_text("the limit is 8,000").wait_for()  # shown by the rerun that restores the box
+    assert browser.page.get_by_test_id("stChatInputTextArea").input_value() == too_long
+    assert browser.page.get_by_test_id("stChatMessage").count() == 0
+
+
+def test_sidebar_settings_follow_the_user_across_pages(browser: Browser) -> None:
+    browser.open()
+    browser.set_number("Between chunks (s)", 0.07)
+
+    browser.run_after(lambda: browser.page.get_by_test_id("stSidebar").get_by_role("link", name="Progress").click())
+
+    assert browser.page.get_by_role("heading", name="Progress").is_visible()
+    assert browser.page.get_by_label("Between chunks (s)", exact=True).input_value() == "0.070"
+
+
+def test_coalescing_keeps_websocket_traffic_small_for_tiny_chunks(browser: Browser) -> None:
+    """Un-coalesced, write_stream would resend the whole text per chunk: about 10 MB here."""
+    received: list[int] = []
+    browser.page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(len(frame))))
+    browser.open("progress")
+    for label, value in [("Characters per chunk", 5), ("First chunk after (s)", 0), ("Between chunks (s)", 0)]:
+        browser.set_number(label, value)
+    browser.set_number("Answer length (paragraphs)", 22)  # about 10 KB in about 2,000 chunks
+    received.clear()
+
+    browser.run_after(lambda: browser.page.get_by_role("button", name="Run").click(), timeout_ms=60_000)
+
+    label = browser.page.get_by_text("Chunks", exact=True)
+    chunks = browser.page.get_by_test_id("stMetric").filter(has=label).last.inner_text()
+    assert int(chunks.split()[-1].replace(",", "")) > 1_500
+    assert sum(received) < 500_000, f"{sum(received):,} bytes in {len(received)} frames"
