@@ -126,9 +126,14 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10, message
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium browser for the whole session."""
+    """A headless Chromium browser for one test module.
+
+    Not session-scoped: Playwright's sync API keeps its own event loop running in the main
+    thread while it is started, and every async test after it would fail with "cannot be
+    called from a running event loop".
+    """
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed; run `make browser`")
     from playwright.sync_api import sync_playwright
