@@ -116,15 +116,8 @@ async def test_stream_every_request_form_gives_the_same_answer(serve: Serve, req
     assert reply.text == ANSWER
 
 
-class HashableArgs(dict[str, Any]):
-    """AssistantConfig must be hashable (it keys the assistant cache); ScriptedReply takes a dict."""
-
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(sorted(self.items())))
-
-
 async def test_stream_tool_call_and_result_are_named_events(serve: Serve) -> None:
-    args = HashableArgs(value=1, from_unit="km", to_unit="m")
+    args = {"value": 1, "from_unit": "km", "to_unit": "m"}
     reply_script = ScriptedReply(text="Result: {tool_result}", function_call=("convert_units", args))
     server = serve(reply_script, tools=("convert_units",))
     async with httpx.AsyncClient() as client:
