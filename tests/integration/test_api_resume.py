@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -218,3 +219,24 @@ async def test_shutdown_cancels_every_run(serve: Serve) -> None:
     server.stop()
 
     assert (model.log.started, model.log.cancelled) == (1, 1)
+
+
+async def test_many_abandoned_streams_leave_no_tasks_runs_or_slots(serve: Serve) -> None:
+    server = serve(ScriptedReply(text="abcdef", chunk_size=2, hang_after=1), grace_s=0.05)
+    model = server.model()
+    url = f"{server.url}/chat/stream"
+    limiter = server.app.state.api.limiter
+
+    def tasks() -> int:
+        return server.call(lambda: len(asyncio.all_tasks(server.server.loop)))
+
+    async with httpx.AsyncClient() as client:
+        await read_sse(client, "GET", url, params={"query": "warm up"}, limit=1)
+        await eventually(lambda: model.log.cancelled == 1 and runs(server) == 0)
+        baseline = tasks()
+
+        await asyncio.gather(*(read_sse(client, "GET", url, params={"query": f"q{n}"}, limit=1) for n in range(40)))
+
+    await eventually(lambda: model.log.cancelled == 41 and runs(server) == 0, message="every run cancelled")
+    await eventually(lambda: server.call(lambda: limiter.open_streams("127.0.0.1")) == 0, message="slots freed")
+    await eventually(lambda: tasks() <= baseline, message=f"tasks back to {baseline}")
