@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import pytest
@@ -56,7 +56,7 @@ class ServerThread:
     Use as a context manager; leaving it stops the server and joins the thread.
     """
 
-    def __init__(self, app: Any, *, graceful_shutdown_s: float = 2.0) -> None:
+    def __init__(self, app: Any, *, graceful_shutdown_s: int = 2) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
@@ -69,7 +69,7 @@ class ServerThread:
             target=self.server.run, kwargs={"sockets": [self._socket]}, name=f"uvicorn-{self.port}", daemon=True
         )
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:

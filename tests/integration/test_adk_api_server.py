@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,8 +76,8 @@ def test_adk_run_sse_streams_our_agents_answer_once(adk_server: str) -> None:
     with httpx.Client(timeout=30) as client, connect_sse(client, "POST", f"{adk_server}/run_sse", json=body) as source:
         events = [json.loads(sse.data) for sse in source.iter_sse()]
 
-    def text(event: dict[str, object]) -> str:
-        parts = (event.get("content") or {}).get("parts") or []  # type: ignore[union-attr]
+    def text(event: dict[str, Any]) -> str:
+        parts = (event.get("content") or {}).get("parts") or []
         return "".join(part.get("text", "") for part in parts)
 
     partials = [text(e) for e in events if e.get("partial")]
