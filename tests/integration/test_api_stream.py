@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any, TypeAlias
 
@@ -141,6 +142,18 @@ async def test_stream_model_failure_is_an_error_event_with_partial_text_kept(ser
     assert "Traceback" not in error["message"]
     assert reply.named("done")[0]["status"] == "error"
     assert reply.events[-1].data == "[DONE]"
+
+
+async def test_stream_silent_model_times_out_with_an_error_event_and_partial_text(serve: Serve) -> None:
+    server = serve(ScriptedReply(text="abcdef", chunk_size=2, hang_after=2), limits=replace(ROOMY, turn_timeout_s=0.3))
+    async with httpx.AsyncClient() as client:
+        reply = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "hi"})
+
+    [error] = reply.named("error")
+    assert reply.text == "abcd"
+    assert error["code"] == "timeout" and "partial answer is kept" in error["message"]
+    assert reply.named("done")[0]["status"] == "timeout"
+    assert server.model().log.cancelled == 1
 
 
 async def test_stream_fifty_concurrent_streams_all_complete(serve: Serve) -> None:
