@@ -20,6 +20,7 @@ from streaming_core.api.limits import LOCALHOST_ORIGINS, ApiLimits, ClientLimite
 from streaming_core.api.requests import USER_COOKIE, USER_HEADER, PayloadTooLarge
 from streaming_core.api.routes import ApiContext, chat_router
 from streaming_core.api.runs import RegistryFull
+from streaming_core.backends import resolve_backend
 from streaming_core.errors import ConfigurationError, InvalidInput, UnknownSession
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
@@ -69,7 +70,9 @@ def create_app(
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, object]:
-        return {"status": "ok", "backend": config.backend, "runs": len(api.registry)}
+        """Liveness, the backend in use and why (503 if it is misconfigured), and open runs."""
+        backend = resolve_backend(config.backend, settings)
+        return {"status": "ok", "backend": backend.name, "reason": backend.reason, "runs": len(api.registry)}
 
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> Response:

@@ -204,6 +204,7 @@ def test_healthz_and_openapi_docs(serve: Serve) -> None:
     schema = httpx.get(f"{server.url}/openapi.json").json()
 
     assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert health.json()["backend"] == "scripted"
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert {"get", "post"} <= set(schema["paths"]["/chat/stream"])
 
@@ -251,3 +252,13 @@ def test_cors_origins_come_from_api_cors_origins(serve: Serve) -> None:
     assert allowed.headers.get("access-control-allow-origin") == "https://demo.example"
     assert "access-control-allow-origin" not in local.headers
     assert json.loads(allowed.text)["status"] == "ok"
+
+
+def test_a_misconfigured_backend_answers_503_with_what_to_do() -> None:
+    config = AssistantConfig(backend="gemini", persistent=False)
+    with ApiServer(config, Settings(backend="gemini", gemini_configured=False), ROOMY) as server:
+        health = httpx.get(f"{server.url}/healthz")
+        stream = httpx.get(f"{server.url}/chat/stream", params={"query": "hi"})
+
+    assert (health.status_code, stream.status_code) == (503, 503)
+    assert stream.json()["error"] == "backend_unavailable" and "GOOGLE_API_KEY" in stream.json()["detail"]
