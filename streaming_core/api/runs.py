@@ -90,7 +90,7 @@ class Run:
                 async for event in events:
                     await self._buffer.put(event)
         except asyncio.CancelledError:
-            logger.info("run %s cancelled (no client within the grace period, or shutdown)", self.id)
+            logger.info("run %s cancelled (Stop, no client within the grace period, or shutdown)", self.id)
             self._buffer.put_nowait(StreamError("cancelled", "The answer was cancelled; the partial answer is kept."))
             raise
         except Exception:  # Turn.events turns failures into events; this is a bug, not a fault
