@@ -24,7 +24,8 @@ ui.show_source(
 config = context.config(persistent=True)
 session_id = ui.conversation_sidebar(config)
 ui.show_history(config, session_id)
-ui.show_last_turn(session_id)
 prompt = ui.chat_prompt("chat_prompt", context.settings.max_message_chars)
 if prompt:
     ui.chat_turn(prompt, config, mode=context.mode, session_id=session_id, input_key="chat_prompt")
+else:
+    ui.show_last_turn(session_id)

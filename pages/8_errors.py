@@ -26,11 +26,13 @@ if message or retry:
     reply = ui.with_fault(context.scripted_reply(), "none" if retry else fault)
     config = context.config(backend="scripted", script=(reply,))
     outcome = ui.stream_answer(message or retry, config, mode=context.mode, timeout_s=limit)
-    ui.show_outcome(outcome)
+    ui.show_outcome(outcome, metrics=False)
     if outcome.failed:
         ui.retry_button("errors", message or retry)
     elif retry:
         st.success("The retry went through.")
+    if outcome.done:
+        ui.metrics_strip(outcome.done.metrics)
 
 ui.show_source(
     describe_failure,

@@ -98,7 +98,9 @@ def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: st
         session_id = session_id or call_assistant(config, _create_session)
     except StreamingCoreError as error:
         return_draft(input_key, prompt, str(error))
-    st.session_state[SESSION_KEY] = session_id  # before streaming: a Stop ends the run
+    # Before streaming: a Stop ends the run, and then no Streamlit call works any more.
+    st.session_state[SESSION_KEY] = session_id
+    st.session_state[_LAST_TURN_KEY] = None
     with st.chat_message("user"):
         st.markdown(prompt)
     with st.chat_message("assistant"):

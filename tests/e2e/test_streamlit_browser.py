@@ -38,6 +38,7 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"]});
 """
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Records each distinct length of the last chat message's text, with its time.
 WATCH_ANSWER = """
 window.__lengths = [];
@@ -68,10 +69,14 @@ class Browser:
         return int(self.page.evaluate("window.__runsFinished"))
 
     def run_after(self, action: Callable[[], None], timeout_ms: float = 30_000) -> None:
-        """Does `action`, then waits until Streamlit finished the run it caused."""
+        """Does `action`, then waits until Streamlit finished the run it caused (or the run going on
+        when it acted, which is the one that a Stop ends)."""
         before = self.finished_runs()
         action()
         self.page.wait_for_function("n => window.__runsFinished > n", arg=before, timeout=timeout_ms)
+
+    def wait_until_idle(self, timeout_ms: float = 30_000) -> None:
+        self.page.wait_for_selector(IDLE, timeout=timeout_ms)
 
     def set_number(self, label: str, value: float) -> None:
         box = self.page.get_by_label(label, exact=True)
@@ -113,9 +118,9 @@ def test_deep_link_on_a_fresh_server_runs_the_page_with_its_sidebar(chromium: An
             tab.open("chat")
 
             sidebar = tab.page.get_by_test_id("stSidebar")
-            assert tab.page.get_by_role("heading", name="Chat").is_visible()
-            assert sidebar.get_by_text("Scripted (deterministic)", exact=True).is_visible()
-            assert sidebar.get_by_role("link", name="Multi-output").is_visible()
+            tab.page.get_by_role("heading", name="Chat").wait_for()
+            sidebar.get_by_text("Scripted (deterministic)", exact=True).wait_for()  # widgets mount lazily
+            sidebar.get_by_role("link", name="Multi-output").wait_for()
             assert tab.exceptions() == 0
 
 
@@ -123,7 +128,7 @@ def test_deep_link_on_a_fresh_server_runs_the_page_with_its_sidebar(chromium: An
 def test_every_page_loads_without_an_exception(browser: Browser, path: str) -> None:
     browser.open(path)
 
-    assert browser.page.locator("h1").first.is_visible()
+    browser.page.locator("h1").first.wait_for()
     assert browser.exceptions() == 0
 
 
@@ -131,9 +136,9 @@ def test_answer_renders_progressively_then_once(browser: Browser) -> None:
     browser.open("chat")
     browser.page.evaluate(WATCH_ANSWER)
 
-    browser.run_after(lambda: browser.chat("Stream this"))
+    browser.chat("Stream this")
+    browser.page.get_by_text("Metrics of the last answer").wait_for()  # streamed, then re-read
     answer = browser.page.get_by_test_id("stChatMessage").last
-    answer.get_by_text("chunk gaps move.").wait_for()
 
     final_length = len(answer.inner_text())
     lengths = [length for _, length in browser.page.evaluate("window.__lengths")]
@@ -157,11 +162,44 @@ def test_stop_cancels_the_answer_within_a_second_and_keeps_it_marked(browser: Br
 
     assert stopped_after < 1.0
     # The next run reads the conversation back from the ADK session.
-    browser.run_after(lambda: browser.page.get_by_test_id("stSidebar").get_by_role("link", name="Chat").click())
+    browser.page.get_by_test_id("stSidebar").get_by_role("link", name="Chat").click()
     kept = browser.page.get_by_test_id("stChatMessage").last
-    assert kept.get_by_text("Stopped: this is the partial answer.").is_visible()
+    kept.get_by_text("Stopped: this is the partial answer.").wait_for()
     # Chunks come every 0.2 s: a call still running for a second would have added five more.
     assert len(kept.inner_text()) < shown_at_stop + 5 * 12 + len("Stopped: this is the partial answer.")
+
+
+def test_stop_while_the_model_is_silent_ends_the_run_within_a_second(browser: Browser) -> None:
+    """Regression: st.write_stream skips empty pieces without checking for Stop, so a silent model
+    (no chunk yet) could only be stopped once it spoke; heartbeats now touch session state."""
+    browser.open("chat")
+    browser.set_number("First chunk after (s)", 8)
+    browser.chat("Are you there?")
+    stop = browser.page.get_by_test_id("stChatInputStopButton")
+    stop.wait_for()
+
+    clicked = time.perf_counter()
+    browser.run_after(stop.click, timeout_ms=5_000)
+
+    assert time.perf_counter() - clicked < 1.0
+    assert browser.page.get_by_text("You asked").count() == 0
+
+
+def test_switching_conversation_mid_stream_keeps_the_partial_answer(browser: Browser) -> None:
+    browser.open("chat")
+    browser.set_number("Between chunks (s)", 0.2)
+    browser.chat("Interrupt me")
+    browser.page.get_by_text("You asked: Interrupt me").wait_for()
+
+    # With runner.fastReruns off, the click's run starts after the streaming run's cleanup.
+    sidebar = browser.page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("New chat").click()
+    browser.page.get_by_text("A new conversation").wait_for()
+    sidebar.get_by_text("Interrupt me").click()
+
+    stopped = browser.page.get_by_test_id("stChatMessage").last.get_by_text("Stopped: this is the partial answer.")
+    stopped.wait_for()
+    assert browser.exceptions() == 0
 
 
 def test_html_in_model_output_is_inert(browser: Browser) -> None:
@@ -170,9 +208,9 @@ def test_html_in_model_output_is_inert(browser: Browser) -> None:
     dialogs: list[str] = []
     browser.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
 
-    browser.run_after(lambda: browser.chat(payload))
+    browser.chat(payload)
+    browser.page.get_by_text("Metrics of the last answer").wait_for()  # streamed, then re-read
     answer = browser.page.get_by_test_id("stChatMessage").last
-    answer.get_by_text("chunk gaps move.").wait_for()
 
     assert browser.page.evaluate("window.__xss") is None
     assert dialogs == []
@@ -198,7 +236,7 @@ def test_sidebar_settings_follow_the_user_across_pages(browser: Browser) -> None
 
     browser.run_after(lambda: browser.page.get_by_test_id("stSidebar").get_by_role("link", name="Progress").click())
 
-    assert browser.page.get_by_role("heading", name="Progress").is_visible()
+    browser.page.get_by_role("heading", name="Progress").wait_for()
     assert browser.page.get_by_label("Between chunks (s)", exact=True).input_value() == "0.070"
 
 
