@@ -14,7 +14,7 @@ def home() -> None:
     st.markdown(
         "Every page streams a real ADK `Runner.run_async` through the project's `streaming_core` "
         "(normalized events, a background event loop, metrics) into `st.write_stream`. "
-        f"Right now the model is **{context.backend}**: {context.backend_note}. "
+        f"Backend now: **{context.backend}** ({context.backend_note}). "
         "Pick another backend, the streaming mode, and the scripted model's pacing and faults in the sidebar."
     )
     columns = st.columns(3)

@@ -20,15 +20,15 @@ fault = st.radio("Fault", tuple(ui.FAULTS)[1:], format_func=ui.FAULTS.__getitem_
 limit = st.slider("Give up after (s): ends a hang", 0.5, 10.0, 2.0, 0.5)
 message = ui.prompt_form("errors", "Tell me about error handling.", context.settings.max_message_chars, button="Send")
 retry = ui.retry_requested("errors")
-if message or retry:
+if text := message or retry:
     # Faults are injected with the scripted model whatever the sidebar says; a real Gemini 429
     # or a bad key takes the same path through describe_failure.
     reply = ui.with_fault(context.scripted_reply(), "none" if retry else fault)
     config = context.config(backend="scripted", script=(reply,))
-    outcome = ui.stream_answer(message or retry, config, mode=context.mode, timeout_s=limit)
+    outcome = ui.stream_answer(text, config, mode=context.mode, timeout_s=limit)
     ui.show_outcome(outcome, metrics=False)
     if outcome.failed:
-        ui.retry_button("errors", message or retry)
+        ui.retry_button("errors", text)
     elif retry:
         st.success("The retry went through.")
     if outcome.done:

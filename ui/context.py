@@ -37,18 +37,30 @@ def scripted_text(paragraphs: int) -> str:
     return "\n\n".join([DEFAULT_TEXT, *extras])
 
 
+def demo_reply(
+    *, paragraphs: int = 1, chunk_size: int = 12, first_chunk_delay: float = 0.3, chunk_delay: float = 0.03
+) -> ScriptedReply:
+    """The scripted model's reply, paced like a small real model by default (about 1.5 s)."""
+    return ScriptedReply(
+        text=scripted_text(paragraphs),
+        chunk_size=chunk_size,
+        first_chunk_delay=first_chunk_delay,
+        chunk_delay=chunk_delay,
+    )
+
+
 def with_fault(reply: ScriptedReply, fault: str) -> ScriptedReply:
     """`reply` with one of FAULTS injected; mid-stream faults hit halfway through the text."""
     clean = dataclasses.replace(reply, fail_after=None, hang_after=None, failure_code="upstream")
     halfway = max(1, len(reply.text) // reply.chunk_size // 2)
-    changes: dict[str, object] = {
+    changes: dict[str, dict[str, object]] = {
         "none": {},
         "before_first_chunk": {"fail_after": 0},
         "mid_stream": {"fail_after": halfway},
         "hang": {"hang_after": halfway},
         "quota": {"fail_after": 0, "failure_code": "quota"},
-    }[fault]
-    return dataclasses.replace(clean, **changes)  # type: ignore[arg-type]
+    }
+    return dataclasses.replace(clean, **changes[fault])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@ an inline error and stays where the user typed it, so nothing is lost."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import streamlit as st
 
 from streaming_core.errors import InvalidInput
@@ -54,7 +56,7 @@ def chat_prompt(key: str, max_chars: int, *, placeholder: str = "Ask something")
     return message
 
 
-def return_draft(key: str, text: str, error: str) -> None:
+def return_draft(key: str, text: str, error: str) -> NoReturn:
     """Puts `text` back into chat input `key` with an error above it, on a fresh run."""
     st.session_state[f"{key}_draft"] = text
     st.session_state[f"{key}_error"] = error

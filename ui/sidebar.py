@@ -9,7 +9,7 @@ from streaming_core.backends import resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
 from streaming_core.settings import BACKEND_NAMES, Settings
-from ui.context import FAULTS, PageContext, scripted_text, with_fault
+from ui.context import FAULTS, PageContext, demo_reply, with_fault
 from ui.navigation import render_menu
 
 CONTEXT_KEY = "page_context"
@@ -37,7 +37,7 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         try:
             choice = resolve_backend(requested, settings)
             backend, note, ready = choice.name, choice.reason, True
-            st.caption(f"Using **{choice.label}**: {note}")
+            st.caption(f"Auto: {note}." if requested == "auto" else f"Model: {choice.label}.")
         except ConfigurationError as error:
             backend, note, ready = requested, str(error), False
             st.warning(note)
@@ -53,13 +53,13 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         max_tokens = st.number_input(
             "Max output tokens", 16, 8192, settings.max_output_tokens, 16, key="max_output_tokens"
         )
-        reply = _scripted_knobs() if backend == "scripted" else ScriptedReply()
+        reply = _scripted_knobs() if backend == "scripted" else demo_reply()
     context = PageContext(
         settings=settings,
         backend=backend,
         backend_note=note,
         backend_ready=ready,
-        mode=mode,
+        mode="none" if mode == "none" else "sse",
         temperature=float(temperature),
         max_output_tokens=int(max_tokens),
         reply=reply,
@@ -69,18 +69,25 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
 
 
 def _scripted_knobs() -> ScriptedReply:
+    default = demo_reply()
     with st.expander("Scripted model: pacing and faults", expanded=True):
-        chunk_size = st.number_input("Characters per chunk", 1, 500, 12, key="scripted_chunk_size")
+        chunk_size = st.number_input("Characters per chunk", 1, 500, default.chunk_size, key="scripted_chunk_size")
         first_delay = st.number_input(
-            "First chunk after (s)", 0.0, 10.0, 0.3, 0.1, format="%.2f", key="scripted_first_delay"
+            "First chunk after (s)",
+            0.0,
+            10.0,
+            default.first_chunk_delay,
+            0.1,
+            format="%.2f",
+            key="scripted_first_delay",
         )
         chunk_delay = st.number_input(
-            "Between chunks (s)", 0.0, 2.0, 0.03, 0.01, format="%.3f", key="scripted_chunk_delay"
+            "Between chunks (s)", 0.0, 2.0, default.chunk_delay, 0.01, "%.3f", key="scripted_chunk_delay"
         )
         paragraphs = st.number_input("Answer length (paragraphs)", 1, 200, 1, key="scripted_paragraphs")
         fault = st.selectbox("Fault", tuple(FAULTS), format_func=FAULTS.__getitem__, key="scripted_fault")
-    reply = ScriptedReply(
-        text=scripted_text(int(paragraphs)),
+    reply = demo_reply(
+        paragraphs=int(paragraphs),
         chunk_size=int(chunk_size),
         first_chunk_delay=float(first_delay),
         chunk_delay=float(chunk_delay),

@@ -10,7 +10,7 @@ core then saves the partial answer. After a Stop every Streamlit call raises aga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,7 @@ class _Segment:
             yield event
 
 
-def _pieces(texts: Iterator[str], outcome: StreamOutcome) -> Iterator[str]:
+def _pieces(texts: Iterator[str], outcome: StreamOutcome) -> Generator[str, None, None]:
     try:
         for piece in texts:
             if piece:

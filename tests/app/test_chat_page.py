@@ -7,7 +7,7 @@ from typing import Any
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.events import TextDelta
 from streaming_core.sync_api import call_assistant, stream_turn_sync
-from tests.app.conftest import Page, script_log
+from tests.app.apptest import Page, script_log
 
 CHAT = "pages/2_chat.py"
 

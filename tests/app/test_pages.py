@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.conftest import PAGES, Page, script_log
+from tests.app.apptest import PAGES, Page, script_log
 
 QUESTION = "Explain streaming"
 ANSWER_START = f"You asked: {QUESTION}"
