@@ -22,7 +22,7 @@ ui.show_source(
     ),
 )
 config = context.config(persistent=True)
-session_id = ui.conversation_sidebar(config)
+session_id = ui.conversation_sidebar(config, context.sidebar_slot)
 ui.show_history(config, session_id)
 prompt = ui.chat_prompt("chat_prompt", context.settings.max_message_chars)
 if prompt:

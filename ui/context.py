@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from streamlit.delta_generator import DeltaGenerator
+
 from streaming_core.backends.scripted import DEFAULT_TEXT, ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
@@ -73,6 +75,7 @@ class PageContext:
     temperature: float
     max_output_tokens: int
     reply: ScriptedReply  # the scripted model's pacing and fault, from the sidebar
+    sidebar_slot: DeltaGenerator | None = None  # under the menu, for a page's own sidebar widgets
 
     @property
     def scripted(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from streaming_core.assistant import DEFAULT_USER
 from streaming_core.errors import StreamingCoreError, UnknownSession
@@ -47,17 +48,19 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def conversation_sidebar(config: AssistantConfig) -> str | None:
-    """Lists conversations newest first; returns the open one's session id (None: a new chat)."""
+def conversation_sidebar(config: AssistantConfig, slot: DeltaGenerator | None = None) -> str | None:
+    """Lists conversations newest first in `slot` (default: the end of the sidebar); returns the
+    open one's session id (None: a new chat)."""
     infos: list[ConversationInfo] = call_assistant(config, lambda a: a.conversations())
     current = st.session_state.get(SESSION_KEY)
     if current not in {info.session_id for info in infos}:
         current = st.session_state[SESSION_KEY] = None
-    with st.sidebar:
+    with slot if slot is not None else st.sidebar:
         st.header("Conversations")
         st.button("New chat", key="chat_new", icon=":material/add:", on_click=_open, args=(None,), width="stretch")
+        listing = st.container(height=280, border=False) if len(infos) > 6 else st.container()
         for info in infos:
-            st.button(
+            listing.button(
                 escape_markdown(info.title),
                 key=f"chat_open_{info.session_id}",
                 type="primary" if info.session_id == current else "secondary",
@@ -73,6 +76,7 @@ def conversation_sidebar(config: AssistantConfig) -> str | None:
                 on_click=_delete,
                 args=(config, current),
             )
+        st.divider()
     return current
 
 

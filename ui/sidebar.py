@@ -25,6 +25,7 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
     with st.sidebar:
         render_menu(home)
         st.divider()
+        page_slot = st.container()
         st.header("Model")
         requested = st.radio(
             "Backend",
@@ -63,6 +64,7 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         temperature=float(temperature),
         max_output_tokens=int(max_tokens),
         reply=reply,
+        sidebar_slot=page_slot,
     )
     st.session_state[CONTEXT_KEY] = context  # for tests and debugging: what this run used
     return context

@@ -203,7 +203,10 @@ def test_switching_conversation_mid_stream_keeps_the_partial_answer(browser: Bro
 
 
 def test_html_in_model_output_is_inert(browser: Browser) -> None:
-    payload = '<script>window.__xss = "script"</script><img src=x onerror="window.__xss = \'img\'">'
+    payload = (
+        '<script>window.__xss = "script"</script><img src=x onerror="window.__xss = \'img\'"> '
+        "[click](javascript:window.__xss='link')"
+    )
     browser.open("chat")
     dialogs: list[str] = []
     browser.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -215,7 +218,7 @@ def test_html_in_model_output_is_inert(browser: Browser) -> None:
     assert browser.page.evaluate("window.__xss") is None
     assert dialogs == []
     messages = browser.page.get_by_test_id("stChatMessage")
-    assert messages.locator("img[src='x'], script").count() == 0
+    assert messages.locator("img[src='x'], script, a[href^='javascript']").count() == 0
     assert "onerror" in answer.inner_text()  # shown as text, not run as markup
 
 
