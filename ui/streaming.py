@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import streamlit as st
 
@@ -23,8 +23,8 @@ from streaming_core.patterns import Aggregation, Progress, aggregate, coalesce_t
 from streaming_core.runtime import AssistantConfig
 from streaming_core.sync_api import call_assistant, stream_turn_sync
 
-Events = Iterable[StreamEvent | Heartbeat]
-ToolEvent = ToolCall | ToolResult
+Events: TypeAlias = Iterable[StreamEvent | Heartbeat]
+ToolEvent: TypeAlias = ToolCall | ToolResult
 _STOP_PROBE_KEY = "_stream_heartbeat"
 
 
@@ -92,10 +92,10 @@ def stream_answer(
                 st.write_stream(pieces)
             finally:
                 pieces.close()  # write_stream never closes it, e.g. when Stop hits its own call
-            if segment.tool_event is None:
+            if segment.tool_event is None or on_tool is None:
                 break
             handle(segment.tool_event)
-            on_tool(segment.tool_event)  # type: ignore[misc]  # set whenever a segment splits
+            on_tool(segment.tool_event)
     except StreamingCoreError as error:
         outcome.problem = str(error)
     finally:
