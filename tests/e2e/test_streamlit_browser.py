@@ -25,18 +25,27 @@ PAGE_PATHS = [
     "errors",
     "sse_api",
 ]
-# Counts finished script runs: Streamlit sets data-test-script-state on stApp.
+# Counts finished script runs: Streamlit sets data-test-script-state on stApp. A fast run can go
+# notRunning -> running -> notRunning within one observer batch, so replay the batch's old values.
 WATCH_RUNS = """
 window.__runsFinished = 0;
 let lastState = null;
-new MutationObserver(() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const state = app && app.getAttribute("data-test-script-state");
-  if (state !== lastState) {
-    if (state === "notRunning") window.__runsFinished += 1;
-    lastState = state;
+const see = (state) => {
+  if (state !== lastState && state === "notRunning") window.__runsFinished += 1;
+  lastState = state;
+};
+new MutationObserver((records) => {
+  for (const record of records) {
+    if (record.type === "attributes" && record.target.getAttribute("data-testid") === "stApp") {
+      see(record.oldValue);
+    }
   }
-}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+  const app = document.querySelector('[data-testid="stApp"]');
+  see(app && app.getAttribute("data-test-script-state"));
+}).observe(document, {
+  subtree: true, childList: true, attributes: true, attributeOldValue: true,
+  attributeFilter: ["data-test-script-state"],
+});
 """
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Records each distinct length of the last chat message's text, with its time.
@@ -83,6 +92,7 @@ class Browser:
         self.run_after(lambda: (box.fill(str(value)), box.press("Enter")))
 
     def chat(self, text: str) -> None:
+        self.wait_until_idle()  # a message sent while a run ends may not get its Stop button
         box = self.page.get_by_test_id("stChatInputTextArea")
         box.fill(text)
         box.press("Enter")
