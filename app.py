@@ -1,6 +1,13 @@
-"""ADK Streaming Lab: the router. Page config and the shared sidebar, then the page the URL asks for."""
+"""ADK Streaming Lab: the router, and the one-port server that also carries the SSE API under /api.
+
+`streamlit run app.py` reads this file twice. It imports it as a module to find `app` (an `st.App`):
+that server serves the pages and mounts the API, so a hosted demo with a single port has both.
+Then Streamlit executes it as `__main__` for every page view: page config, the shared sidebar,
+and the page the URL asks for.
+"""
 
 import streamlit as st
+from starlette.routing import Mount
 
 import ui
 
@@ -24,7 +31,13 @@ def home() -> None:
             st.caption(spec.blurb)
 
 
-home_page = ui.home_page(home)
-page = ui.navigation(home_page)
-with ui.app_shell(home_page):
-    page.run()
+if __name__ == "__main__":
+    home_page = ui.home_page(home)
+    page = ui.navigation(home_page)
+    with ui.app_shell(home_page):
+        page.run()
+else:
+    from streaming_core.api.app import create_app, lifespan_of
+
+    api = create_app()
+    app = st.App("app.py", routes=[Mount("/api", app=api)], lifespan=lifespan_of(api))

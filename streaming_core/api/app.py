@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -83,6 +83,18 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def lifespan_of(api: FastAPI) -> Callable[[object], AbstractAsyncContextManager[None]]:
+    """The API's own start-up and shutdown, for the server it is mounted on: Starlette runs only
+    the outer app's lifespan, and without this open runs would outlive a shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(host: object) -> AsyncIterator[None]:
+        async with api.router.lifespan_context(api):
+            yield
+
+    return lifespan
 
 
 def _add_cors(app: FastAPI, limits: ApiLimits) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from httpx_sse import connect_sse
 
 from tests.e2e.streamlit_server import StreamlitServer
 
@@ -269,3 +272,29 @@ def test_coalescing_keeps_websocket_traffic_small_for_tiny_chunks(browser: Brows
     chunks = browser.page.get_by_test_id("stMetric").filter(has=label).last.inner_text()
     assert int(chunks.split()[-1].replace(",", "")) > 1_500
     assert sum(received) < 500_000, f"{sum(received):,} bytes in {len(received)} frames"
+
+
+def test_the_sse_api_is_served_on_the_streamlit_port(streamlit_app: StreamlitServer) -> None:
+    """`streamlit run app.py` finds app.py's st.App, which mounts the API under /api. (Sync client:
+    the module's Playwright owns this thread's event loop.)"""
+    url = streamlit_app.url
+    with httpx.Client(timeout=30) as client:
+        with connect_sse(client, "GET", f"{url}/api/chat/stream", params={"query": "One port"}) as source:
+            events = list(source.iter_sse())
+        health = client.get(f"{url}/api/healthz")
+        streamlit_health = client.get(f"{url}/_stcore/health")
+
+    text = "".join(json.loads(e.data)["text"] for e in events if e.event == "message" and e.data != "[DONE]")
+    done = [json.loads(e.data) for e in events if e.event == "done"]
+    assert events[-1].data == "[DONE]" and len(events) > 3
+    assert text.startswith("You asked: One port") and done[0]["status"] == "completed"
+    assert health.json()["backend"] == "scripted" and streamlit_health.status_code == 200
+
+
+def test_the_api_client_page_works_on_the_streamlit_port(browser: Browser) -> None:
+    browser.page.goto(f"{browser.server.url}/api/")
+    browser.page.fill("#query", "Hosted demo")
+    browser.page.click("#send")
+    browser.page.wait_for_selector('#status[data-state="done"]', timeout=30_000)
+
+    assert "You asked: Hosted demo" in browser.page.text_content("#answer")
