@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -108,6 +109,9 @@ async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[Serve
             async for seq, item in events:
                 yield encode_item(item, str(EventId(run.id, seq)), retry_ms=retry)
                 retry = None
+                # Buffered events replay without awaiting anything: let the loop run, so other
+                # streams get their turn and a closed connection is noticed before the next write.
+                await asyncio.sleep(0)
     except ResumeGap as gap:
         gone_id = f"{run.id}:{GONE}"
         yield encode_item(StreamError("resume_gap", f"{gap} Ask the question again."), gone_id)
