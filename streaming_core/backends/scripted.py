@@ -92,9 +92,7 @@ class ScriptedLlm(BaseLlm):
             self._log.cancelled += 1
             raise
 
-    async def _play(
-        self, reply: ScriptedReply, request: LlmRequest, stream: bool
-    ) -> AsyncGenerator[LlmResponse, None]:
+    async def _play(self, reply: ScriptedReply, request: LlmRequest, stream: bool) -> AsyncGenerator[LlmResponse, None]:
         tool_result = _last_tool_result(request)
         if reply.function_call is not None and tool_result is None:
             name, args = reply.function_call
@@ -118,7 +116,15 @@ class ScriptedLlm(BaseLlm):
                 await asyncio.sleep(reply.chunk_delay)
             if stream:
                 yield _text_response(chunk, partial=True)
-        yield _text_response(text, partial=False)
+        final = _text_response(text, partial=False)
+        # One "token" per word read and chunk sent: ADK's telemetry warns on every turn without usage.
+        prompt_words = sum(len((part.text or "").split()) for c in request.contents for part in c.parts or [])
+        final.usage_metadata = types.GenerateContentResponseUsageMetadata(
+            prompt_token_count=prompt_words,
+            candidates_token_count=len(chunks),
+            total_token_count=prompt_words + len(chunks),
+        )
+        yield final
 
 
 def _text_response(text: str, *, partial: bool) -> LlmResponse:
