@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from google.adk.runners import Runner
 from google.adk.sessions import BaseSessionService, Session
 from google.genai import types
 
+from streaming_core.backends import requests_ahead
 from streaming_core.errors import UnknownSession
-from streaming_core.events import Done, DoneStatus, StreamError, StreamEvent, TextDelta
+from streaming_core.events import Done, DoneStatus, Queued, StreamError, StreamEvent, TextDelta
 from streaming_core.failures import describe_failure
 from streaming_core.inputs import check_session_id, clean_message
 from streaming_core.metrics import Clock, StreamMetrics
@@ -78,9 +80,7 @@ class Assistant:
         self.clock = clock
         self.runner = Runner(app_name=app_name, agent=agent, session_service=session_service)
 
-    async def open_turn(
-        self, message: str, *, session_id: str | None = None, user_id: str = DEFAULT_USER
-    ) -> Turn:
+    async def open_turn(self, message: str, *, session_id: str | None = None, user_id: str = DEFAULT_USER) -> Turn:
         """Validates input and finds or creates the session. Raises InvalidInput, UnknownSession."""
         text = clean_message(message, self.max_message_chars)
         if session_id is None:
@@ -103,8 +103,16 @@ class Assistant:
             async for event in events:
                 yield event
 
+    async def start_conversation(self, user_id: str = DEFAULT_USER) -> str:
+        """A new, empty conversation; its id is unguessable (ADK uses a random UUID)."""
+        session = await self.session_service.create_session(app_name=self.app_name, user_id=user_id)
+        return session.id
+
     async def history(self, session_id: str, user_id: str = DEFAULT_USER) -> list[ChatMessage]:
-        return messages_from_events((await self._get_session(session_id, user_id)).events)
+        """The conversation as people read it. A question whose turn is not running and has no
+        answer (the process stopped mid-turn) is followed by an `unanswered` marker."""
+        session = await self._get_session(session_id, user_id)
+        return messages_from_events(session.events, answering=conversation_lock(session).locked())
 
     async def conversations(self, user_id: str = DEFAULT_USER) -> list[ConversationInfo]:
         """Newest first, with a title from the first user message."""
@@ -128,6 +136,23 @@ class Assistant:
         return session
 
 
+_conversation_locks: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def conversation_lock(session: Session) -> asyncio.Lock:
+    """The running loop's lock for one conversation, shared by every Assistant on that loop (pages
+    with different settings use different Assistants over the same SQLite file). Held only while
+    a turn runs or waits: the weak values let idle locks go."""
+    locks = _conversation_locks.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
+    key = (session.app_name, session.user_id, session.id)
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
+
+
 @dataclass
 class Turn:
     """A validated message bound to its session, ready to stream once."""
@@ -143,6 +168,22 @@ class Turn:
     async def events(
         self, *, mode: StreamingMode | str = StreamingMode.SSE, timeout_s: float | None = None
     ) -> AsyncGenerator[StreamEvent, None]:
+        """One turn at a time per conversation: ADK appends to a session it read at the start of
+        the run, so two overlapping turns (two tabs) would make one fail as stale. The wait and a
+        busy single-request model are announced with Queued before any text."""
+        lock = conversation_lock(self.session)
+        if lock.locked():
+            yield Queued("conversation_busy", "Another tab is answering in this conversation; yours is next.", 1)
+        async with lock:
+            if ahead := requests_ahead(self.assistant.agent.model):
+                yield Queued(
+                    "model_busy", f"The model is answering {ahead} other request(s) first; yours is queued.", ahead
+                )
+            async with aclosing(self._run(mode, timeout_s)) as events:
+                async for event in events:
+                    yield event
+
+    async def _run(self, mode: StreamingMode | str, timeout_s: float | None) -> AsyncGenerator[StreamEvent, None]:
         assistant = self.assistant
         metrics = StreamMetrics(assistant.clock)
         normalizer = EventNormalizer()

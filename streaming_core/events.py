@@ -8,6 +8,9 @@ from typing import Any, ClassVar, Literal, TypeAlias
 from streaming_core.metrics import StreamSummary
 
 DoneStatus: TypeAlias = Literal["completed", "error", "timeout"]
+# model_busy: a model that answers one request at a time (local Gemma) is busy; conversation_busy:
+# another tab or client is answering in the same conversation.
+QueueReason: TypeAlias = Literal["model_busy", "conversation_busy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,16 @@ class StreamError:
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """The turn waits its turn before reaching the model; sent before any text."""
+
+    kind: ClassVar[str] = "queued"
+    reason: QueueReason
+    message: str
+    ahead: int  # turns that run before this one
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """Always the last event of a turn, whatever happened before it."""
 
@@ -66,4 +79,4 @@ class Heartbeat:
     kind: ClassVar[str] = "heartbeat"
 
 
-StreamEvent: TypeAlias = TextDelta | ToolCall | ToolResult | StreamError | Done
+StreamEvent: TypeAlias = TextDelta | ToolCall | ToolResult | StreamError | Queued | Done

@@ -16,7 +16,9 @@ INTERRUPTED_KEY = "interrupted"  # custom_metadata key on a partial answer saved
 class ChatMessage:
     role: str  # "user" or "assistant"
     text: str
-    interrupted: str | None = None  # "stopped", "error" or "timeout" for a cut-off answer
+    # "stopped", "error" or "timeout" for a cut-off answer; "unanswered" marks the missing
+    # answer of a turn that ended with the process (a restart or crash mid-turn)
+    interrupted: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +36,16 @@ def create_session_service(db_path: Path | None) -> BaseSessionService:
     return SqliteSessionService(str(db_path))
 
 
-def messages_from_events(events: list[Event]) -> list[ChatMessage]:
-    """The visible conversation: user texts and final model texts, partial events skipped."""
+UNANSWERED = ChatMessage(role="assistant", text="", interrupted="unanswered")
+
+
+def messages_from_events(events: list[Event], *, answering: bool = False) -> list[ChatMessage]:
+    """The visible conversation: user texts and final model texts, partial events skipped.
+
+    ADK saves the question before the model runs, so a process that stopped mid-turn leaves a
+    question with no answer; it gets an UNANSWERED marker unless `answering` (its turn is still
+    running) says the answer is on its way.
+    """
     messages: list[ChatMessage] = []
     for event in events:
         if event.partial or event.content is None:
@@ -44,8 +54,12 @@ def messages_from_events(events: list[Event]) -> list[ChatMessage]:
         if not text:
             continue
         role = "user" if event.author == "user" else "assistant"
+        if role == "user" and messages and messages[-1].role == "user":
+            messages.append(UNANSWERED)
         interrupted = (event.custom_metadata or {}).get(INTERRUPTED_KEY)
         messages.append(ChatMessage(role=role, text=text, interrupted=interrupted))
+    if messages and messages[-1].role == "user" and not answering:
+        messages.append(UNANSWERED)
     return messages
 
 

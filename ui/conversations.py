@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from streaming_core.assistant import DEFAULT_USER
 from streaming_core.errors import StreamingCoreError, UnknownSession
 from streaming_core.events import StreamError
 from streaming_core.metrics import StreamSummary
@@ -29,6 +27,8 @@ INTERRUPTED_LABELS = {
     "stopped": ":material/stop_circle: Stopped: this is the partial answer.",
     "timeout": ":material/timer_off: Timed out: this is the partial answer.",
     "error": ":material/error: The model failed: this is the partial answer.",
+    "unanswered": ":material/report: No answer: the turn ended before the model replied (Stop before the "
+    "first chunk, or the server restarted mid-turn). Ask again.",
 }
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$])")
 
@@ -91,7 +91,8 @@ def show_history(config: AssistantConfig, session_id: str | None) -> None:
         return
     for message in messages:
         with st.chat_message(message.role):
-            st.markdown(message.text)
+            if message.text:
+                st.markdown(message.text)
             if message.interrupted:
                 st.caption(INTERRUPTED_LABELS.get(message.interrupted, message.interrupted))
 
@@ -99,7 +100,7 @@ def show_history(config: AssistantConfig, session_id: str | None) -> None:
 def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: str | None, input_key: str) -> None:
     """Streams one answer, then reruns so the page shows the conversation as the session holds it."""
     try:
-        session_id = session_id or call_assistant(config, _create_session)
+        session_id = session_id or call_assistant(config, lambda a: a.start_conversation())
     except StreamingCoreError as error:
         return_draft(input_key, prompt, str(error))
     # Before streaming: a Stop ends the run, and then no Streamlit call works any more.
@@ -125,11 +126,6 @@ def show_last_turn(session_id: str | None) -> None:
     if report.summary is not None:
         with st.expander("Metrics of the last answer", expanded=True):
             metrics_strip(report.summary)
-
-
-async def _create_session(assistant: Any) -> str:
-    session = await assistant.session_service.create_session(app_name=assistant.app_name, user_id=DEFAULT_USER)
-    return str(session.id)
 
 
 def _open(session_id: str | None) -> None:

@@ -1,7 +1,7 @@
 """Typed stream events -> SSE events, in the wire format the tutorial's EventSource client reads.
 
 Text chunks are unnamed events (`data: {"text": ...}`) so `onmessage` sees them; tool calls,
-tool results, errors and the end are named events that `onmessage` ignores; the stream ends
+tool results, queue notices, errors and the end are named events that `onmessage` ignores; the stream ends
 with `data: [DONE]`. Pure functions: no I/O, tested byte for byte.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from sse_starlette import ServerSentEvent
 
-from streaming_core.events import Done, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.events import Done, Queued, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
 
 DONE_DATA = "[DONE]"
 
@@ -46,6 +46,8 @@ def event_payload(event: StreamEvent) -> dict[str, Any]:
             "retryable": event.retryable,
             "retry_after": event.retry_after,
         }
+    if isinstance(event, Queued):
+        return {"reason": event.reason, "message": event.message, "ahead": event.ahead}
     if isinstance(event, Done):
         return {"status": event.status, "session_id": event.session_id, "metrics": event.metrics.as_dict()}
     raise TypeError(f"not a stream event: {event!r}")

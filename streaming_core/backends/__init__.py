@@ -41,9 +41,17 @@ def resolve_backend(requested: str, settings: Settings) -> BackendChoice:
     return BackendChoice(requested, f"{LABELS[requested]} selected")
 
 
-def create_model(
-    name: str, settings: Settings, *, script: Sequence[ScriptedReply] | None = None
-) -> BaseLlm:
+def requests_ahead(model: BaseLlm | str) -> int:
+    """Requests a one-at-a-time model (local Gemma) serves before a new one: the running one and
+    those queued. 0 for models that take requests concurrently."""
+    waiting = getattr(model, "waiting_requests", None)
+    busy = getattr(model, "is_busy", None)
+    if waiting is None or busy is None:
+        return 0
+    return int(waiting()) + int(bool(busy()))
+
+
+def create_model(name: str, settings: Settings, *, script: Sequence[ScriptedReply] | None = None) -> BaseLlm:
     """Builds the backend's ADK model. Local Gemma is loaded once per process."""
     factory = _FACTORIES.get(name)
     if factory is None:
@@ -75,4 +83,4 @@ _FACTORIES: dict[str, Callable[[Settings], BaseLlm]] = {
     "scripted": lambda settings: ScriptedLlm(),
 }
 
-__all__ = ["BACKENDS", "GEMINI_KEY_VARIABLES", "BackendChoice", "create_model", "resolve_backend"]
+__all__ = ["BACKENDS", "GEMINI_KEY_VARIABLES", "BackendChoice", "create_model", "requests_ahead", "resolve_backend"]

@@ -105,6 +105,7 @@ def _close_models() -> None:
             loaded.llama.close()
         _MODELS.clear()
 
+
 _thread_ids = itertools.count(1)
 
 

@@ -11,7 +11,7 @@ from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.errors import InvalidInput, UnknownSession
-from streaming_core.events import Done, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.events import Done, Queued, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
 from streaming_core.sessions import create_session_service
 
 DETAILED = (
@@ -182,3 +182,51 @@ async def test_delete_conversation_removes_it() -> None:
     await assistant.delete_conversation(events[-1].session_id)
 
     assert await assistant.conversations() == []
+
+
+async def test_two_tabs_in_one_conversation_take_turns_and_lose_nothing(tmp_path: Path) -> None:
+    """Overlapping turns on one session: the second waits (announced), both are saved in order."""
+    assistant = make_assistant(ScriptedReply(text="first answer", chunk_size=3, chunk_delay=0.02), db=tmp_path / "s.db")
+    session_id = await assistant.start_conversation()
+    first_started = asyncio.Event()
+
+    async def tab(message: str, signal: asyncio.Event | None = None) -> list[StreamEvent]:
+        events = []
+        async for event in assistant.stream_turn(message, session_id=session_id):
+            if signal is not None:
+                signal.set()
+            events.append(event)
+        return events
+
+    first_task = asyncio.create_task(tab("from tab one", first_started))
+    await first_started.wait()
+    second = await tab("from tab two")
+    first = await first_task
+
+    assert not any(isinstance(e, Queued) for e in first)
+    assert isinstance(second[0], Queued) and second[0].reason == "conversation_busy"
+    assert first[-1].status == second[-1].status == "completed"
+    history = await assistant.history(session_id)
+    assert [(m.role, m.text) for m in history] == [
+        ("user", "from tab one"),
+        ("assistant", "first answer"),
+        ("user", "from tab two"),
+        ("assistant", "first answer"),
+    ]
+
+
+async def test_a_question_is_marked_unanswered_only_once_its_turn_is_over() -> None:
+    assistant = make_assistant(ScriptedReply(text="never sent", hang_after=0))
+    session_id = await assistant.start_conversation()
+    turn = asyncio.create_task(run(assistant, "still thinking?", session_id=session_id))
+    async with asyncio.timeout(10):  # ADK saves the question before calling the model
+        while not (during := await assistant.history(session_id)):
+            await asyncio.sleep(0.01)
+
+    turn.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    after = await assistant.history(session_id)
+
+    assert [(m.role, m.text) for m in during] == [("user", "still thinking?")]
+    assert [(m.role, m.interrupted) for m in after] == [("user", None), ("assistant", "unanswered")]

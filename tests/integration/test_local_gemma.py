@@ -17,6 +17,8 @@ from google.adk.runners import Runner
 from google.adk.sessions import InMemorySessionService
 from google.genai import types
 
+from streaming_core.agent import build_agent
+from streaming_core.assistant import Assistant
 from streaming_core.backends.local_gemma import (
     N_CTX,
     THREAD_NAME_PREFIX,
@@ -24,6 +26,8 @@ from streaming_core.backends.local_gemma import (
     conversation_turns,
     create_local_gemma,
 )
+from streaming_core.events import Queued, StreamEvent, TextDelta
+from streaming_core.sessions import create_session_service
 
 pytestmark = pytest.mark.local_model
 
@@ -205,3 +209,27 @@ async def test_long_conversation_is_truncated_to_fit_context(llm: LocalGemmaLlm)
     assert response.usage_metadata is not None and response.usage_metadata.prompt_token_count
     assert N_CTX // 4 < response.usage_metadata.prompt_token_count <= N_CTX // 2
     assert response.finish_reason == types.FinishReason.STOP
+
+
+@pytest.mark.asyncio
+async def test_two_visitors_get_their_own_answers_and_the_second_is_told_it_waits(llm: LocalGemmaLlm) -> None:
+    assistant = Assistant(build_agent(llm), create_session_service(None))
+    first_chunk = asyncio.Event()
+
+    async def visitor(question: str, started: asyncio.Event | None = None) -> list[StreamEvent]:
+        events = []
+        async for event in assistant.stream_turn(question):
+            if started is not None and isinstance(event, TextDelta):
+                started.set()
+            events.append(event)
+        return events
+
+    first = asyncio.create_task(visitor(COUNT_PROMPT, first_chunk))
+    await first_chunk.wait()  # the model is busy with the first visitor
+    second = await visitor("What is the capital of France?")
+    counted = await first
+
+    assert not any(isinstance(e, Queued) for e in counted)
+    assert second[0] == Queued("model_busy", second[0].message, ahead=1) and "queued" in second[0].message
+    assert all(str(n) in counted[-1].text for n in range(1, 11)) and "Paris" in second[-1].text
+    assert counted[-1].session_id != second[-1].session_id
