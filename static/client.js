@@ -1,6 +1,6 @@
 // The SSE API's browser client: no dependencies, model text inserted as text only.
-// Wire format: unnamed events carry {"text": ...}; tool_call, tool_result, error and done are
-// named events; the stream ends with `data: [DONE]`.
+// Wire format: unnamed events carry {"text": ...}; tool_call, tool_result, queued, error and done
+// are named events; the stream ends with `data: [DONE]`.
 "use strict";
 
 (() => {
@@ -80,6 +80,9 @@
     source.addEventListener("tool_result", (event) => {
       const result = JSON.parse(event.data);
       addTool(`${result.name} → ${JSON.stringify(result.response)}`);
+    });
+    source.addEventListener("queued", (event) => {
+      setStatus("queued", JSON.parse(event.data).message); // e.g. the local model is busy with another visitor
     });
     source.addEventListener("done", (event) => {
       sessionId = JSON.parse(event.data).session_id || sessionId;

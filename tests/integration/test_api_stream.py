@@ -99,6 +99,22 @@ async def test_stream_second_turn_with_session_id_remembers_the_first(serve: Ser
     assert seen == ["My name is Ada.", "Nice to meet you, Ada.", "What is my name?"]
 
 
+async def test_stream_overlapping_turns_in_one_session_are_queued_and_both_kept(serve: Serve) -> None:
+    server = serve(ScriptedReply(text="slow answer", chunk_size=2, chunk_delay=0.05))
+    async with httpx.AsyncClient() as client:
+        # The first client hangs up after one event; its run goes on (grace period for a resume).
+        first = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "one"}, limit=1)
+        session_id = first.headers["x-session-id"]
+        second = await read_sse(
+            client, "POST", f"{server.url}/chat/stream", json={"query": "two", "session_id": session_id}
+        )
+
+    [queued] = second.named("queued")
+    assert queued["reason"] == "conversation_busy" and second.text == "slow answer"
+    seen = [p.text for c in server.model().log.requests[-1].contents for p in c.parts or [] if p.text]
+    assert seen == ["one", "slow answer", "two"]
+
+
 @pytest.mark.parametrize(
     "request_kwargs",
     [
