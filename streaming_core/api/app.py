@@ -6,7 +6,6 @@ app it returns under a prefix of another Starlette server: every URL the page us
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -17,13 +16,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from streaming_core.api.limits import LOCALHOST_ORIGINS, ApiLimits, ClientLimiter, TooManyRequests, load_limits
-from streaming_core.api.requests import USER_COOKIE, USER_HEADER, PayloadTooLarge
+from streaming_core.api.requests import USER_HEADER, PayloadTooLarge
 from streaming_core.api.routes import ApiContext, chat_router
 from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
 from streaming_core.errors import ConfigurationError, InvalidInput, UnknownSession
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
+from streaming_core.visitors import VisitorCookieMiddleware
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
@@ -65,6 +65,7 @@ def create_app(
     )
     app.state.api = api
     _add_cors(app, limits)
+    app.add_middleware(VisitorCookieMiddleware)  # a user of its own for each browser
     _add_error_handlers(app, limits)
     app.include_router(chat_router(api))
 
@@ -75,11 +76,8 @@ def create_app(
         return {"status": "ok", "backend": backend.name, "reason": backend.reason, "runs": len(api.registry)}
 
     @app.get("/", include_in_schema=False)
-    async def index(request: Request) -> Response:
-        response = FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
-        if USER_COOKIE not in request.cookies:  # a user of its own for each browser
-            response.set_cookie(USER_COOKIE, secrets.token_urlsafe(16), httponly=True, samesite="strict")
-        return response
+    async def index() -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -11,7 +11,6 @@ public deployment.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -19,12 +18,10 @@ from urllib.parse import unquote_to_bytes
 from fastapi import Request
 
 from streaming_core.errors import InvalidInput
+from streaming_core.visitors import VISITOR_COOKIE, is_valid_user_id
 
 USER_HEADER = "X-User-Id"
-USER_COOKIE = "adk_user"
 DEFAULT_API_USER = "api-user"
-
-_USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
 class PayloadTooLarge(InvalidInput):
@@ -38,8 +35,8 @@ class StreamRequest:
 
 
 def user_id_for(request: Request) -> str:
-    raw = request.headers.get(USER_HEADER) or request.cookies.get(USER_COOKIE) or DEFAULT_API_USER
-    if not _USER_ID.fullmatch(raw):
+    raw = request.headers.get(USER_HEADER) or request.cookies.get(VISITOR_COOKIE) or DEFAULT_API_USER
+    if not is_valid_user_id(raw):
         raise InvalidInput(f"Malformed user id: {USER_HEADER} takes 1 to 64 letters, digits or . _ @ -.")
     return raw
 
