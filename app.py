@@ -37,7 +37,15 @@ if __name__ == "__main__":
     with ui.app_shell(home_page):
         page.run()
 else:
+    from starlette.middleware import Middleware
+
     from streaming_core.api.app import create_app, lifespan_of
+    from streaming_core.visitors import VisitorCookieMiddleware
 
     api = create_app()
-    app = st.App("app.py", routes=[Mount("/api", app=api)], lifespan=lifespan_of(api))
+    app = st.App(
+        "app.py",
+        routes=[Mount("/api", app=api)],
+        lifespan=lifespan_of(api),
+        middleware=[Middleware(VisitorCookieMiddleware)],  # one user id per browser: pages and API
+    )

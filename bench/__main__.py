@@ -23,17 +23,24 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _sections() -> dict[str, Callable[[], Section]]:
+    from bench.api_load import measure_api_load
+    from bench.browser_latency import measure_browser_stop_latency, measure_first_chunk_latency
     from bench.layers import measure_layers
     from bench.local_model import measure_local_model
     from bench.memory import measure_memory
     from bench.stop_latency import measure_stop_latency
+    from bench.websocket_cost import measure_websocket_cost
 
     repeats = _env_int("BENCH_REPEATS", 3)
     return {
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 10_000), repeats),
+        "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "50,200,500"), DOCS),
         "local": lambda: measure_local_model(repeats=max(5, repeats)),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000)),
+        "websocket": lambda: measure_websocket_cost(os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS),
+        "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", 10)),
+        "browser_stop": lambda: measure_browser_stop_latency(_env_int("BENCH_BROWSER_SAMPLES", 10)),
     }
 
 

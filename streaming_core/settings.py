@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,10 +29,14 @@ class Settings:
     max_message_chars: int = 8000
     temperature: float = 0.7
     max_output_tokens: int = 512
+    # Least seconds between page updates while an answer streams. st.write_stream resends the whole
+    # text on every update, so 0 (every chunk, kept for comparison) costs several times the bytes;
+    # see "Streamlit websocket cost" in docs/benchmarks.md.
+    stream_update_interval_s: float = 0.05
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR and limits."""
+    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR, limits and STREAM_UPDATE_INTERVAL_S."""
     env = os.environ if env is None else env
     backend = env.get("STREAMING_BACKEND", "auto").strip().lower() or "auto"
     if backend not in BACKEND_NAMES:
@@ -45,15 +50,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gemini_configured=any(env.get(name, "").strip() for name in GEMINI_KEY_VARIABLES),
         session_db=Path(env.get("SESSION_DB", "") or defaults.session_db),
         local_model_dir=Path(env.get("LOCAL_MODEL_DIR", "") or defaults.local_model_dir).expanduser(),
-        max_message_chars=_number(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, int, 1, 1_000_000),
-        temperature=_number(env, "TEMPERATURE", defaults.temperature, float, 0.0, 2.0),
-        max_output_tokens=_number(env, "MAX_OUTPUT_TOKENS", defaults.max_output_tokens, int, 1, 65_536),
+        max_message_chars=env_number(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, int, 1, 1_000_000),
+        temperature=env_number(env, "TEMPERATURE", defaults.temperature, float, 0.0, 2.0),
+        max_output_tokens=env_number(env, "MAX_OUTPUT_TOKENS", defaults.max_output_tokens, int, 1, 65_536),
+        stream_update_interval_s=env_number(
+            env, "STREAM_UPDATE_INTERVAL_S", defaults.stream_update_interval_s, float, 0.0, 5.0
+        ),
     )
 
 
-def _number(
-    env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N
+def env_number(
+    env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N | float = math.inf
 ) -> N:
+    """`env[name]` as a finite `kind` in [low, high], the default when unset; else a ConfigurationError
+    that names the variable and what it accepts."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -61,6 +71,7 @@ def _number(
         value = kind(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a number; expected {kind.__name__}.") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name}={raw} is out of range; expected {low} to {high}.")
+    if not low <= value <= high or math.isinf(value):
+        expected = f"at least {low}" if math.isinf(high) else f"{low} to {high}"
+        raise ConfigurationError(f"{name}={raw} is out of range; expected a finite value, {expected}.")
     return value

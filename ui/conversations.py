@@ -20,6 +20,7 @@ from ui.inputs import return_draft
 from ui.metrics import metrics_strip
 from ui.outcome import show_stream_error
 from ui.streaming import stream_answer
+from ui.visitor import visitor_id
 
 SESSION_KEY = "chat_session_id"
 _LAST_TURN_KEY = "chat_last_turn"
@@ -51,7 +52,8 @@ def escape_markdown(text: str) -> str:
 def conversation_sidebar(config: AssistantConfig, slot: DeltaGenerator | None = None) -> str | None:
     """Lists conversations newest first in `slot` (default: the end of the sidebar); returns the
     open one's session id (None: a new chat)."""
-    infos: list[ConversationInfo] = call_assistant(config, lambda a: a.conversations())
+    user = visitor_id()  # here: the lambdas run on the loop thread, outside Streamlit's context
+    infos: list[ConversationInfo] = call_assistant(config, lambda a: a.conversations(user))
     current = st.session_state.get(SESSION_KEY)
     if current not in {info.session_id for info in infos}:
         current = st.session_state[SESSION_KEY] = None
@@ -84,8 +86,9 @@ def show_history(config: AssistantConfig, session_id: str | None) -> None:
     if session_id is None:
         st.caption("A new conversation: it is saved in an ADK session (SQLite) and survives a restart.")
         return
+    user = visitor_id()
     try:
-        messages: list[ChatMessage] = call_assistant(config, lambda a: a.history(session_id))
+        messages: list[ChatMessage] = call_assistant(config, lambda a: a.history(session_id, user))
     except UnknownSession:
         st.session_state[SESSION_KEY] = None
         return
@@ -99,8 +102,9 @@ def show_history(config: AssistantConfig, session_id: str | None) -> None:
 
 def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: str | None, input_key: str) -> None:
     """Streams one answer, then reruns so the page shows the conversation as the session holds it."""
+    user = visitor_id()
     try:
-        session_id = session_id or call_assistant(config, lambda a: a.start_conversation())
+        session_id = session_id or call_assistant(config, lambda a: a.start_conversation(user))
     except StreamingCoreError as error:
         return_draft(input_key, prompt, str(error))
     # Before streaming: a Stop ends the run, and then no Streamlit call works any more.
@@ -109,7 +113,7 @@ def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: st
     with st.chat_message("user"):
         st.markdown(prompt)
     with st.chat_message("assistant"):
-        outcome = stream_answer(prompt, config, mode=mode, session_id=session_id)
+        outcome = stream_answer(prompt, config, mode=mode, session_id=session_id, user_id=user)
     if outcome.problem is not None:  # nothing reached the session: give the text back
         return_draft(input_key, prompt, outcome.problem)
     summary = outcome.done.metrics if outcome.done else None
@@ -133,6 +137,7 @@ def _open(session_id: str | None) -> None:
 
 
 def _delete(config: AssistantConfig, session_id: str) -> None:
+    user = visitor_id()
     with suppress(UnknownSession):  # already gone, e.g. deleted in another tab
-        call_assistant(config, lambda a: a.delete_conversation(session_id))
+        call_assistant(config, lambda a: a.delete_conversation(session_id, user))
     st.session_state[SESSION_KEY] = None

@@ -16,11 +16,13 @@ from typing import Any, TypeAlias
 
 import streamlit as st
 
+from streaming_core.assistant import DEFAULT_USER
 from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
 from streaming_core.errors import StreamingCoreError
-from streaming_core.events import Done, Heartbeat, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.events import Done, Heartbeat, Queued, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
 from streaming_core.patterns import Aggregation, Progress, aggregate, coalesce_text, track_progress
 from streaming_core.runtime import AssistantConfig
+from streaming_core.settings import load_settings
 from streaming_core.sync_api import call_assistant, stream_turn_sync
 
 Events: TypeAlias = Iterable[StreamEvent | Heartbeat]
@@ -64,30 +66,36 @@ def stream_answer(
     *,
     mode: str = "sse",
     session_id: str | None = None,
+    user_id: str = DEFAULT_USER,
     timeout_s: float | None = None,
     through: Callable[[Events], Events] | None = None,
     on_event: Callable[[StreamEvent], None] | None = None,
     on_tool: Callable[[ToolEvent], None] | None = None,
 ) -> StreamOutcome:
-    """Streams one turn into the page with st.write_stream, at most ~20 updates a second.
+    """Streams one turn into the page with st.write_stream, at most one update per
+    STREAM_UPDATE_INTERVAL_S (default 0.05 s: ~20 a second).
 
     `through` wraps the event stream with a pattern (track_progress, fan_out); `on_tool`
     renders tool events between text segments, in the order they happened.
     """
     outcome = StreamOutcome()
     cancelled_before = _cancelled_count(config)
+    interval = load_settings().stream_update_interval_s  # the page shell has already validated it
+    queue_notice = st.empty()
 
     def handle(event: StreamEvent) -> None:
         outcome.record(event)
+        if isinstance(event, Queued):  # e.g. local Gemma serves another visitor first
+            queue_notice.info(event.message, icon=":material/hourglass_top:")
         if on_event is not None:
             on_event(event)
 
-    events = stream_turn_sync(message, config, session_id=session_id, mode=mode, timeout_s=timeout_s)
+    events = stream_turn_sync(message, config, session_id=session_id, user_id=user_id, mode=mode, timeout_s=timeout_s)
     source = iter(through(events) if through is not None else events)
     try:
         while True:
             segment = _Segment(source, split_on_tools=on_tool is not None)
-            pieces = _pieces(coalesce_text(segment, handle), outcome)
+            pieces = _pieces(coalesce_text(segment, handle, min_interval=interval), outcome)
             try:
                 st.write_stream(pieces)
             finally:

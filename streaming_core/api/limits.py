@@ -12,12 +12,10 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
-from streaming_core.errors import ConfigurationError, StreamingCoreError
+from streaming_core.errors import StreamingCoreError
 from streaming_core.metrics import Clock
-
-N = TypeVar("N", int, float)
+from streaming_core.settings import env_number
 
 LOCALHOST_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
@@ -43,30 +41,17 @@ def load_limits(env: Mapping[str, str] | None = None) -> ApiLimits:
     d = ApiLimits()
     origins = tuple(o.strip() for o in env.get("API_CORS_ORIGINS", "").split(",") if o.strip())
     return ApiLimits(
-        max_streams_per_client=_number(env, "API_MAX_STREAMS_PER_CLIENT", d.max_streams_per_client, int, 1),
-        rate_per_minute=_number(env, "API_RATE_PER_MINUTE", d.rate_per_minute, int, 1),
-        grace_s=_number(env, "API_GRACE_SECONDS", d.grace_s, float, 0.0),
-        buffer_events=_number(env, "API_BUFFER_EVENTS", d.buffer_events, int, 16),
-        max_runs=_number(env, "API_MAX_RUNS", d.max_runs, int, 1),
-        turn_timeout_s=_number(env, "API_TURN_TIMEOUT_SECONDS", d.turn_timeout_s, float, 1.0),
-        ping_s=_number(env, "API_PING_SECONDS", d.ping_s, float, 0.0),
-        send_timeout_s=_number(env, "API_SEND_TIMEOUT_SECONDS", d.send_timeout_s, float, 1.0),
-        retry_ms=_number(env, "API_RETRY_MS", d.retry_ms, int, 0),
+        max_streams_per_client=env_number(env, "API_MAX_STREAMS_PER_CLIENT", d.max_streams_per_client, int, 1),
+        rate_per_minute=env_number(env, "API_RATE_PER_MINUTE", d.rate_per_minute, int, 1),
+        grace_s=env_number(env, "API_GRACE_SECONDS", d.grace_s, float, 0.0),
+        buffer_events=env_number(env, "API_BUFFER_EVENTS", d.buffer_events, int, 16),
+        max_runs=env_number(env, "API_MAX_RUNS", d.max_runs, int, 1),
+        turn_timeout_s=env_number(env, "API_TURN_TIMEOUT_SECONDS", d.turn_timeout_s, float, 1.0),
+        ping_s=env_number(env, "API_PING_SECONDS", d.ping_s, float, 0.0),
+        send_timeout_s=env_number(env, "API_SEND_TIMEOUT_SECONDS", d.send_timeout_s, float, 1.0),
+        retry_ms=env_number(env, "API_RETRY_MS", d.retry_ms, int, 0),
         cors_origins=origins,
     )
-
-
-def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], low: N) -> N:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number; expected {kind.__name__}.") from None
-    if not value >= low or math.isinf(value):
-        raise ConfigurationError(f"{name}={raw} is out of range; expected a finite value of at least {low}.")
-    return value
 
 
 class TooManyRequests(StreamingCoreError):

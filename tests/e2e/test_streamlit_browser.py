@@ -298,3 +298,51 @@ def test_the_api_client_page_works_on_the_streamlit_port(browser: Browser) -> No
     browser.page.wait_for_selector('#status[data-state="done"]', timeout=30_000)
 
     assert "You asked: Hosted demo" in browser.page.text_content("#answer")
+
+
+def test_visitors_see_only_their_own_conversations(chromium: Any, streamlit_app: StreamlitServer) -> None:
+    """Each browser gets its own visitor cookie from app.py's server; conversations are per visitor."""
+    first, second = new_tab(chromium, streamlit_app), new_tab(chromium, streamlit_app)
+    alice, bob = next(first), next(second)
+    try:
+        alice.open("chat")
+        alice.chat("Alice's private question")
+        alice.page.get_by_text("Metrics of the last answer").wait_for()
+        bob.open("chat")
+        bob.wait_until_idle()
+
+        sidebar = bob.page.get_by_test_id("stSidebar")
+        assert alice.page.get_by_test_id("stSidebar").get_by_text("Alice's private question").count() == 1
+        sidebar.get_by_text("New chat").wait_for()  # bob's own (empty) conversation list
+        assert sidebar.get_by_text("Alice's private question").count() == 0
+        cookies = [{c["name"]: c["value"] for c in tab.page.context.cookies()} for tab in (alice, bob)]
+        assert cookies[0]["adk_user"] != cookies[1]["adk_user"]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_two_tabs_on_one_conversation_take_turns_and_keep_both(chromium: Any, streamlit_app: StreamlitServer) -> None:
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})  # one browser: one visitor
+    first, second = Browser(context.new_page(), streamlit_app), Browser(context.new_page(), streamlit_app)
+    try:
+        first.open("chat")
+        first.chat("Tab one asks")
+        first.page.get_by_text("Metrics of the last answer").wait_for()
+        second.open("chat")
+        second.page.get_by_test_id("stSidebar").get_by_text("Tab one asks").click()
+        second.page.get_by_text("You asked: Tab one asks").wait_for()
+        first.set_number("Between chunks (s)", 0.1)  # tab one's next answer takes a few seconds
+
+        first.chat("Tab one again")
+        first.page.get_by_text("You asked: Tab one again").wait_for()
+        second.chat("Tab two meanwhile")
+
+        second.page.get_by_text("Another tab is answering in this conversation").wait_for()
+        second.page.get_by_text("Metrics of the last answer").wait_for(timeout=60_000)
+        messages = second.page.get_by_test_id("stChatMessage").all_inner_texts()
+        asked = [line.strip() for text in messages for line in text.splitlines() if line.startswith("Tab ")]
+        assert asked == ["Tab one asks", "Tab one again", "Tab two meanwhile"]  # answers say "You asked: …"
+        assert second.exceptions() == 0 and first.exceptions() == 0
+    finally:
+        context.close()

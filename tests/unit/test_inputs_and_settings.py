@@ -61,6 +61,10 @@ def test_unknown_backend_lists_the_valid_names() -> None:
         ("TEMPERATURE", "hot", "not a number"),
         ("TEMPERATURE", "5", "out of range"),
         ("MAX_OUTPUT_TOKENS", "0", "out of range"),
+        ("MAX_MESSAGE_CHARS", "inf", "not a number"),
+        ("STREAM_UPDATE_INTERVAL_S", "fast", "not a number"),
+        ("STREAM_UPDATE_INTERVAL_S", "-1", "out of range"),
+        ("STREAM_UPDATE_INTERVAL_S", "nan", "out of range"),
     ],
 )
 def test_invalid_numbers_in_settings_fail_clearly(name: str, value: str, message: str) -> None:

@@ -1,0 +1,191 @@
+"""Latency a person sees in headless Chromium on the chat page: time to the first visible chunk,
+and Stop click to the model call being cancelled."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from google.adk.sessions.sqlite_session_service import SqliteSessionService
+
+from bench.browser import (
+    ANSWER_PREFIX,
+    CHUNK_DELAY,
+    CHUNK_SIZE,
+    FIRST_CHUNK_DELAY,
+    STOP_BUTTON,
+    ChatTab,
+    chat_tab,
+    demo_in_chromium,
+)
+from bench.report import Section, fmt_ms
+from streaming_core.assistant import APP_NAME
+from streaming_core.bridge import get_background_loop
+
+FIRST_CHUNK_S = 0.5
+SILENCE_S = 10.0  # the slow first chunk Stop interrupts (the sidebar allows up to 10 s)
+STOP_INTO_SILENCE_MS = 300  # when Stop is pressed after the model went silent: the scenario, not a wait
+STOPPED_LABEL = "Stopped: this is the partial answer."
+TIMEOUT_MS = 30_000
+
+# Send time: Enter in the chat box. Shown: the DOM first holds the awaited text in a chat message
+# (a MutationObserver callback runs before the next paint, at most a frame earlier).
+WATCH_CHAT = """() => {
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && window.__sentAt === null) window.__sentAt = performance.now();
+  }, true);
+  new MutationObserver(() => {
+    if (window.__sentAt === null || window.__shownAt !== null) return;
+    const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
+    if ([...messages].some((m) => m.textContent.includes(window.__awaited))) window.__shownAt = performance.now();
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+AWAIT_TEXT = "text => { window.__awaited = text; window.__sentAt = null; window.__shownAt = null; }"
+# Stop click and the end of the run it stops (Streamlit's script state back to notRunning), as
+# wall-clock milliseconds so the click can be compared with the server's timestamps.
+WATCH_STOP = """(stopButton) => {
+  const wallClock = () => performance.timeOrigin + performance.now();
+  window.__stopAt = null; window.__endedAt = null;
+  document.addEventListener("click", (event) => {
+    if (event.target.closest(stopButton)) { window.__stopAt = wallClock(); window.__endedAt = null; }
+  }, true);
+  new MutationObserver(() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const idle = app && app.getAttribute("data-test-script-state") === "notRunning";
+    if (window.__stopAt !== null && window.__endedAt === null && idle) window.__endedAt = wallClock();
+  }).observe(document.body, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def _added_delays(tab: ChatTab, samples: int) -> list[float]:
+    tab.page.evaluate(WATCH_CHAT)
+    delays = []
+    for index in range(samples + 1):  # the first turn warms up the server: imports, assistant, session
+        message = f"Probe {index:03d}"
+        tab.page.evaluate(AWAIT_TEXT, ANSWER_PREFIX + message)
+        tab.chat_turn(message, TIMEOUT_MS)
+        if index:
+            delays.append(tab.page.evaluate("window.__shownAt - window.__sentAt") / 1000 - FIRST_CHUNK_S)
+    return delays
+
+
+def measure_first_chunk_latency(samples: int) -> Section:
+    # Chunks large enough that the first one holds "You asked: Probe N" whole.
+    pacing = {CHUNK_SIZE: 40, FIRST_CHUNK_DELAY: FIRST_CHUNK_S, CHUNK_DELAY: 0.01}
+    with demo_in_chromium() as (server, browser), chat_tab(server, browser, pacing) as tab:
+        delays = _added_delays(tab, samples)
+    p50, p95 = statistics.median(delays), _p95(delays)
+    section = Section(
+        title="4. Time to first visible chunk (browser)",
+        intro=(
+            "Headless Chromium on the chat page of a real `streamlit run app.py`; the scripted model's first chunk "
+            f"is ready {FIRST_CHUNK_S:g} s after it is called. Timed in the page, from the Enter that sends the "
+            "message to the first DOM mutation showing the answer's first chunk, minus those "
+            f"{FIRST_CHUNK_S:g} s. {samples} turns after a warm-up turn, in one conversation."
+        ),
+        header=["turns", "added delay p50", "p95", "max"],
+        rows=[[str(len(delays)), fmt_ms(p50), fmt_ms(p95), fmt_ms(max(delays))]],
+    )
+    section.targets.append((f"added delay under 150 ms (p95 {p95 * 1000:.0f} ms)", p95 < 0.15))
+    section.notes.append(
+        "The added delay is everything but the model: the websocket both ways, Streamlit's rerun of the chat "
+        "page up to the turn (sidebar, conversation list and history read from SQLite), opening the ADK turn, "
+        "the bridge and coalescing (the first piece is never held back), and the browser's render. The browser, "
+        "Streamlit and the benchmark share 2 cores; Python threads share one GIL, so the ADK work of starting a "
+        "turn also delays Streamlit's own websocket writes."
+    )
+    return section
+
+
+def _last_saved_at(db: Path) -> float:
+    """When the server last wrote to any conversation (seconds since the epoch)."""
+
+    async def read() -> float:
+        listed = await SqliteSessionService(str(db)).list_sessions(app_name=APP_NAME)
+        return max(session.last_update_time for session in listed.sessions)
+
+    return get_background_loop().run(read)
+
+
+def _stop_latencies(tab: ChatTab, db: Path, mid_stream: bool, samples: int) -> tuple[list[float], list[float]]:
+    """Stop click to the run's end (browser) and, mid-stream, to the partial answer saved (server)."""
+    tab.page.evaluate(WATCH_STOP, STOP_BUTTON)
+    ended, saved = [], []
+    for index in range(samples):
+        message = f"Stop me {index:03d}"
+        tab.chat(message)
+        stop = tab.page.locator(STOP_BUTTON)
+        if mid_stream:
+            tab.page.get_by_text(ANSWER_PREFIX + message).wait_for(timeout=TIMEOUT_MS)
+        else:
+            stop.wait_for(timeout=TIMEOUT_MS)
+            tab.page.wait_for_timeout(STOP_INTO_SILENCE_MS)
+        stop.click()
+        tab.page.wait_for_function("window.__endedAt !== null", timeout=TIMEOUT_MS)
+        clicked_ms, ended_ms = tab.page.evaluate("[window.__stopAt, window.__endedAt]")
+        ended.append((ended_ms - clicked_ms) / 1000)
+        if mid_stream:
+            saved.append(_last_saved_at(db) - clicked_ms / 1000)
+    return ended, saved
+
+
+def _count_stopped_answers(tab: ChatTab) -> int:
+    link = tab.page.get_by_test_id("stSidebar").get_by_role("link", name="Chat")
+    tab.completed_run_after(link.click, TIMEOUT_MS)  # a fresh run shows the conversation as the session holds it
+    return int(tab.page.get_by_text(STOPPED_LABEL).count())
+
+
+def measure_browser_stop_latency(samples: int) -> Section:
+    cases = {
+        f"slow first chunk ({SILENCE_S:g} s)": (False, {FIRST_CHUNK_DELAY: SILENCE_S, CHUNK_DELAY: 0.05}),
+        "mid-stream": (True, {FIRST_CHUNK_DELAY: 0, CHUNK_DELAY: 0.05}),
+    }
+    # Streamlit's runner.postScriptGC as the project configures it (unset: on), then forced off to show its cost.
+    gc_variants = {"project config": {}, "off": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false"}}
+    section = Section(
+        title="5. Stop latency (browser)",
+        intro=(
+            "Headless Chromium on the chat page of a real `streamlit run app.py`: Stop (the chat box's stop button) "
+            f"is clicked {STOP_INTO_SILENCE_MS} ms into a {SILENCE_S:g} s silent first chunk, or once the answer "
+            "is streaming (a chunk every 50 ms). 'Run ended' is click to Streamlit reporting the run over, both "
+            "timed in the page: an upper bound on the model call's cancellation, because the run cannot end "
+            "before `stream_answer`'s `finally` closes the bridge, and closing returns only once the model call "
+            "has seen its cancellation (section 5, core). Mid-stream the server also timestamps it: the partial "
+            "answer the core saves right after the cancellation (the ADK session's update time, against the "
+            "click on the same machine's clock). Each case also runs with Streamlit's post-run garbage collection "
+            f"off (`runner.postScriptGC`). {samples} samples per row, one server and conversation per row."
+        ),
+        header=["case", "post-run GC", "run ended p50", "p95", "partial saved p50 (server)", "p95"],
+    )
+    worst = 0.0  # the bound users get: run ended, project config
+    stopped_kept = True
+    for gc_label, env in gc_variants.items():
+        for case, (mid_stream, pacing) in cases.items():
+            with demo_in_chromium(**env) as (server, browser), chat_tab(server, browser, pacing) as tab:
+                ended, saved = _stop_latencies(tab, server.log_path.parent / "sessions.db", mid_stream, samples)
+                stopped_kept = stopped_kept and (not mid_stream or _count_stopped_answers(tab) == samples)
+            if not env:
+                worst = max(worst, _p95(ended))
+            server_side = [fmt_ms(statistics.median(saved)), fmt_ms(_p95(saved))] if saved else ["–", "–"]
+            section.rows.append([case, gc_label, fmt_ms(statistics.median(ended)), fmt_ms(_p95(ended)), *server_side])
+    section.targets.append(
+        (
+            f"p95 under 0.5 s, bounded by 'run ended' with the project's config (worst p95 {worst * 1000:.0f} ms)",
+            worst < 0.5 and stopped_kept,
+        )
+    )
+    section.notes += [
+        f"Every mid-stream Stop left its partial answer in the conversation, marked '{STOPPED_LABEL}'"
+        if stopped_kept
+        else "Not every mid-stream Stop left its partial answer in the conversation: the cancellation path did "
+        "not always run, so the target counts as missed.",
+        "Between the cancellation and the run's end, Streamlit runs `gc.collect(2)` on the script thread after "
+        "every run (`runner.postScriptGC`, on by default). It holds the GIL for the whole collection of the "
+        "ADK-laden heap, so Streamlit's event loop cannot send 'script finished' until it is done: compare the "
+        "rows with it off. It delays what the page shows, not the cancellation (the server-side column).",
+    ]
+    return section
