@@ -61,9 +61,10 @@ class EventBuffer(Generic[T]):
         self.closed = True
         self._appended = _fire(self._appended)
 
-    async def read(self, after: int) -> AsyncGenerator[tuple[int, T], None]:
-        """(seq, item) for every seq > `after`: kept ones first, then new ones until closed.
-        Raises ResumeGap if some of them are no longer kept."""
+    async def read(self, after: int, batch: int = 256) -> AsyncGenerator[list[tuple[int, T]], None]:
+        """(seq, item) for every seq > `after`: kept ones first, then new ones until closed, in
+        batches of what is there (at most `batch`), so a reader behind the producer catches up
+        in few writes. Raises ResumeGap if some of them are no longer kept."""
         reader = object()
         next_seq = after + 1
         self._cursors[reader] = next_seq
@@ -73,8 +74,11 @@ class EventBuffer(Generic[T]):
                 while next_seq <= self._last_seq:
                     if next_seq < self._first_seq:
                         raise ResumeGap(f"The events after number {next_seq - 1} are no longer kept.")
-                    yield next_seq, self._items[next_seq - self._first_seq]
-                    next_seq += 1
+                    end = min(self._last_seq + 1, next_seq + batch)  # exclusive
+                    start = next_seq - self._first_seq
+                    items = self._items[start : start + end - next_seq]
+                    yield list(zip(range(next_seq, end), items, strict=True))
+                    next_seq = end
                     self._move(reader, next_seq)
                 if self.closed:
                     return

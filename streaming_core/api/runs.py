@@ -80,8 +80,8 @@ class Run:
         if self._clients == 0:
             self._schedule_expiry()
 
-    def replay(self, after: int) -> AsyncGenerator[tuple[int, RunItem], None]:
-        """Events with seq > `after`, kept ones first, then live ones until the end."""
+    def replay(self, after: int) -> AsyncGenerator[list[tuple[int, RunItem]], None]:
+        """Events with seq > `after`, kept ones first, then live ones until the end, in batches."""
         return self._buffer.read(after)
 
     async def _produce(self, turn: Turn, timeout_s: float) -> None:

@@ -100,16 +100,20 @@ def run_response(api: ApiContext, run: Run, after: int, close_slot: Callable[[],
     )
 
 
-async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[ServerSentEvent]:
+async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[ServerSentEvent | bytes]:
     retry: int | None = retry_ms
     try:
         # aclosing: when the client goes away while we wait at `yield`, the reader must
         # unregister now, not when the garbage collector finalizes it (it holds back the buffer).
-        async with aclosing(run.replay(after)) as events:
-            async for seq, item in events:
-                yield encode_item(item, str(EventId(run.id, seq)), retry_ms=retry)
-                retry = None
-                # Buffered events replay without awaiting anything: let the loop run, so other
+        async with aclosing(run.replay(after)) as batches:
+            async for batch in batches:
+                # Events that piled up while we were sending leave in one write.
+                frames = []
+                for seq, item in batch:
+                    frames.append(encode_item(item, str(EventId(run.id, seq)), retry_ms=retry).encode())
+                    retry = None
+                yield b"".join(frames)
+                # Kept events replay without awaiting anything: let the loop run, so other
                 # streams get their turn and a closed connection is noticed before the next write.
                 await asyncio.sleep(0)
     except ResumeGap as gap:
@@ -138,7 +142,7 @@ class RunStreamResponse(EventSourceResponse):
     """An EventSourceResponse that calls `on_close` however it ends: finished, disconnected,
     timed out or cancelled, even if the body iterator never started."""
 
-    def __init__(self, content: AsyncIterator[ServerSentEvent], *, on_close: Callable[[], None], **kwargs: Any):
+    def __init__(self, content: AsyncIterator[ServerSentEvent | bytes], *, on_close: Callable[[], None], **kwargs: Any):
         super().__init__(content, **kwargs)
         self._on_close = on_close
 

@@ -155,8 +155,10 @@ class SseReply:
 
     @property
     def text(self) -> str:
-        """The answer as the tutorial's client builds it: unnamed events before [DONE]."""
-        return "".join(json.loads(e.data)["text"] for e in self.events if e.event == "message" and e.data != "[DONE]")
+        """The answer as the tutorial's client builds it: unnamed events before [DONE]. (httpx-sse
+        reports a keep-alive comment as an empty message; browsers ignore it.)"""
+        chunks = [e for e in self.events if e.event == "message" and e.data not in ("", "[DONE]")]
+        return "".join(json.loads(e.data)["text"] for e in chunks)
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [json.loads(e.data) for e in self.events if e.event == name]
