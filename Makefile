@@ -8,6 +8,7 @@ DEV := $(VENV)/.dev-installed
 # keeps the built wheel, so a second venv installs it in seconds.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 API_PORT ?= 8000
+SOAK_MINUTES ?= 3
 
 .PHONY: run test api bench soak lint browser clean
 
@@ -44,3 +45,6 @@ clean:
 
 bench: $(DEV) browser
 	$(BIN)/python -m bench $(SECTIONS)
+
+soak: $(DEV)
+	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak

@@ -29,6 +29,10 @@ _STOP_MESSAGES = {
     "MAX_TOKENS": "The answer hit the output token limit before any text was produced.",
     "MALFORMED_FUNCTION_CALL": "The model produced a malformed tool call.",
 }
+# Gemini sometimes ends a turn with STOP and no parts. ADK flags that (with this code) only in
+# NONE mode; in SSE mode the turn would just end with nothing, so it is caught in failure_event.
+_NO_CONTENT_CODE = "MODEL_RETURNED_NO_CONTENT"
+_EMPTY_ANSWER = StreamError("empty", "The model returned an empty answer. Try again or rephrase the request.")
 
 
 class EventNormalizer:
@@ -39,9 +43,10 @@ class EventNormalizer:
         self._answer: list[str] = []
         self.matches_final: bool | None = None
         self.tool_calls: list[ToolCall] = []
+        self._reported_error = False
         # ADK reports a model exception as an error event, then raises it; the exception
         # describes it better, so the event is kept aside for runs where nothing is raised.
-        self.failure_event: StreamError | None = None
+        self._failure: StreamError | None = None
 
     @property
     def text(self) -> str:
@@ -53,6 +58,14 @@ class EventNormalizer:
         """Streamed text whose final event never came (the part lost if the turn is cut)."""
         return "".join(self._streamed)
 
+    @property
+    def failure_event(self) -> StreamError | None:
+        """The error to report when the run ended without raising: one ADK reported as an event,
+        or an empty answer (no text, no tool call, no error) that would otherwise pass as done."""
+        if self._failure is None and not (self._answer or self.tool_calls or self._reported_error):
+            return _EMPTY_ANSWER
+        return self._failure
+
     def feed(self, event: Event) -> list[StreamEvent]:
         if event.author == "user":
             return []
@@ -62,6 +75,8 @@ class EventNormalizer:
                 self._answer.append(item.text)
             elif isinstance(item, ToolCall):
                 self.tool_calls.append(item)
+            elif isinstance(item, StreamError):
+                self._reported_error = True
         return out
 
     def _partial(self, event: Event) -> Iterator[StreamEvent]:
@@ -84,9 +99,7 @@ class EventNormalizer:
                 yield ToolCall(name=call.name or "", args=dict(call.args or {}), call_id=call.id)
             elif part.function_response is not None:
                 response = part.function_response
-                yield ToolResult(
-                    name=response.name or "", response=_as_dict(response.response), call_id=response.id
-                )
+                yield ToolResult(name=response.name or "", response=_as_dict(response.response), call_id=response.id)
         if not final_text:
             yield from self._error(event)
 
@@ -95,13 +108,15 @@ class EventNormalizer:
             return
         if str(event.error_code) in types.FinishReason.__members__:
             yield _stop_error(event)
+        elif event.error_code == _NO_CONTENT_CODE:
+            self._failure = _EMPTY_ANSWER
         else:
-            self.failure_event = StreamError("model", event.error_message or str(event.error_code))
+            self._failure = StreamError("model", event.error_message or str(event.error_code))
 
     def _confirm(self, streamed: str, final_text: str) -> Iterator[TextDelta]:
         if final_text.startswith(streamed):
             # Nothing streamed (NONE mode) or the final carries a tail the deltas missed.
-            if tail := final_text[len(streamed):]:
+            if tail := final_text[len(streamed) :]:
                 yield TextDelta(tail)
             matched = not streamed or not tail
         else:

@@ -83,7 +83,8 @@ def describe_gemini_error(exc: BaseException) -> ModelFailure:
             )
         # aiohttp is google-genai's transport when installed; matched by module so it stays optional.
         if isinstance(candidate, (httpx.TransportError, ConnectionError)) or _is_aiohttp_error(candidate):
-            return ModelFailure("network", "Lost the connection to Gemini mid-answer.", True)
+            # Also raised when the stream drops before its first chunk, so "mid-answer" would mislead.
+            return ModelFailure("network", "Lost the connection to Gemini before the answer ended — try again.", True)
     detail = redact_secrets(str(exc).splitlines()[0] if str(exc) else "")[:200]
     suffix = f": {detail}" if detail else ""
     return ModelFailure("unknown", f"Gemini call failed ({type(exc).__name__}){suffix}", False)

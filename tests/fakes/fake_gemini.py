@@ -22,7 +22,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 Json: TypeAlias = dict[str, Any]
-Kind: TypeAlias = Literal["text", "function_call", "error", "cut", "hang", "blocked_prompt", "blocked_candidate"]
+Kind: TypeAlias = Literal[
+    "text", "function_call", "error", "cut", "hang", "blocked_prompt", "blocked_candidate", "empty"
+]
 _RPC = "type.googleapis.com/google.rpc."
 
 
@@ -32,6 +34,7 @@ class Scenario:
 
     hang: headers, then silence until the client goes away. blocked_prompt: promptFeedback.blockReason
     SAFETY and no candidates. blocked_candidate: one candidate, finishReason SAFETY, no content.
+    empty: one candidate, finishReason STOP, content without parts (Gemini's empty answer).
     """
 
     kind: Kind = "text"
@@ -85,6 +88,11 @@ class Scenario:
     def cut(cls, text: str = "This answer will be cut off.", *, after_chunks: int = 1, chunks: int = 3) -> Scenario:
         return cls(kind="cut", text=text, chunks=chunks, after_chunks=after_chunks)
 
+    def pieces(self) -> list[str]:
+        """The text of each chunk a streamed reply sends, in order (before any cut or error)."""
+        size = -(-len(self.text) // max(1, self.chunks)) or 1
+        return [self.text[i : i + size] for i in range(0, len(self.text), size)] or [""]
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
@@ -112,12 +120,17 @@ class RecordedRequest:
 
 
 class FakeGeminiServer:
-    """Serves scripted scenarios; use as a context manager. Unscripted requests get `default`."""
+    """Serves scripted scenarios; use as a context manager. Unscripted requests get `default`.
 
-    def __init__(self, default: Scenario | None = None) -> None:
+    `keep` bounds the recorded requests to the latest ones, so a long soak's memory stays flat.
+    """
+
+    def __init__(self, default: Scenario | None = None, *, keep: int | None = None) -> None:
         self.default = default or Scenario()
         self._scenarios: deque[Scenario] = deque()
-        self._requests: list[RecordedRequest] = []
+        self._routes: dict[str, deque[Scenario]] = {}
+        self._requests: deque[RecordedRequest] = deque(maxlen=keep)
+        self._count = 0
         self._lock = threading.Condition()
         self.disconnected = threading.Event()  # set when a client went away mid-response
         self.disconnects = 0
@@ -140,16 +153,34 @@ class FakeGeminiServer:
         with self._lock:
             self._scenarios.extend(scenarios)
 
+    def route(self, tag: str, *scenarios: Scenario) -> None:
+        """Answers requests whose last user message contains `tag` with `scenarios`, in order, ahead
+        of the queue: concurrent clients each get their own script whatever order requests arrive in."""
+        with self._lock:
+            self._routes[tag] = deque(scenarios)
+
+    def clear(self) -> None:
+        """Drops scenarios still queued or routed, e.g. retries a client did not make."""
+        with self._lock:
+            self._scenarios.clear()
+            self._routes.clear()
+
     @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def request_count(self) -> int:
+        """Every request received, including those `keep` no longer holds."""
+        with self._lock:
+            return self._count
+
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Blocks until `count` requests arrived (call via asyncio.to_thread from a test's loop)."""
         with self._lock:
-            if not self._lock.wait_for(lambda: len(self._requests) >= count, timeout):
-                raise TimeoutError(f"FakeGeminiServer got {len(self._requests)} of {count} requests")
+            if not self._lock.wait_for(lambda: self._count >= count, timeout):
+                raise TimeoutError(f"FakeGeminiServer got {self._count} of {count} requests")
             return list(self._requests)
 
     def __enter__(self) -> FakeGeminiServer:
@@ -175,8 +206,9 @@ class FakeGeminiServer:
         recorded = RecordedRequest(request.path_params["version"], model, method, request.url.query, key, body)
         with self._lock:
             self._requests.append(recorded)
+            self._count += 1
             self._lock.notify_all()
-            scenario = self._scenarios.popleft() if self._scenarios else self.default
+            scenario = self._next_scenario(recorded)
         streaming = method == "streamGenerateContent"
         if method not in ("streamGenerateContent", "generateContent"):
             return JSONResponse({"error": {"code": 404, "message": f"No method {method}", "status": "NOT_FOUND"}}, 404)
@@ -190,6 +222,17 @@ class FakeGeminiServer:
             frames = [frames[0][: len(frames[0]) // 2]] if scenario.kind == "cut" else frames
         media_type = "text/event-stream" if streaming else "application/json"
         return _FrameResponse(self, frames, media_type, scenario)
+
+    def _next_scenario(self, request: RecordedRequest) -> Scenario:
+        user_turns = [text for role, text in request.turns if role == "user"]
+        tag = next((tag for tag in self._routes if user_turns and tag in user_turns[-1]), None)
+        if tag is not None:
+            routed = self._routes[tag]
+            scenario = routed.popleft()
+            if not routed:
+                del self._routes[tag]
+            return scenario
+        return self._scenarios.popleft() if self._scenarios else self.default
 
     def _record_disconnect(self) -> None:
         with self._lock:
@@ -248,14 +291,14 @@ def _payloads(scenario: Scenario, model: str) -> list[Json]:
     if scenario.kind == "blocked_candidate":
         rating = {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}
         return [{"candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": [rating]}], **meta}]
+    if scenario.kind == "empty":
+        return [{"candidates": [{"content": {"role": "model"}, "finishReason": "STOP", "index": 0}], **meta}]
     if scenario.kind == "function_call":
         call = {"functionCall": {"name": scenario.function_name, "args": scenario.function_args}}
         return [_candidate([call], "STOP", usage, meta)]
     if scenario.kind == "hang":
         return []
-    text, count = scenario.text, max(1, scenario.chunks)
-    size = -(-len(text) // count) or 1
-    pieces = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+    text, pieces = scenario.text, scenario.pieces()
     final = {**usage, "candidatesTokenCount": len(text.split()), "totalTokenCount": 8 + len(text.split())}
     payloads = [_candidate([{"text": piece}], None, usage, meta) for piece in pieces]
     payloads[-1] = _candidate([{"text": pieces[-1]}], "STOP", final, meta)
