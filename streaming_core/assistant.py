@@ -23,7 +23,7 @@ from google.adk.sessions import BaseSessionService, Session
 from google.genai import types
 
 from streaming_core.backends import requests_ahead
-from streaming_core.errors import UnknownSession
+from streaming_core.errors import SessionStoreUnavailable, UnknownSession
 from streaming_core.events import Done, DoneStatus, Queued, StreamError, StreamEvent, TextDelta
 from streaming_core.failures import describe_failure
 from streaming_core.inputs import check_session_id, clean_message
@@ -217,7 +217,8 @@ class Turn:
         except TimeoutError:
             status = "timeout"
             await self._keep_partial(normalizer, "timeout", invocation_id)
-            yield StreamError("timeout", f"Timed out after {timeout_s:g} s; the partial answer is kept.")
+            kept = "the partial answer is kept" if normalizer.text else "no answer had started"
+            yield StreamError("timeout", f"Timed out after {timeout_s:g} s; {kept}.")
         except (asyncio.CancelledError, GeneratorExit):
             await self._keep_partial(normalizer, "stopped", invocation_id)
             raise
@@ -241,18 +242,21 @@ class Turn:
         if not text:
             return
         service = self.assistant.session_service
-        session = await service.get_session(
-            app_name=self.session.app_name, user_id=self.session.user_id, session_id=self.session.id
+        event = Event(
+            author=self.assistant.agent.name,
+            invocation_id=invocation_id or Event.new_id(),
+            content=types.Content(role="model", parts=[types.Part(text=text)]),
+            custom_metadata={INTERRUPTED_KEY: reason},
         )
-        if session is None:
+        try:
+            session = await service.get_session(
+                app_name=self.session.app_name, user_id=self.session.user_id, session_id=self.session.id
+            )
+            if session is None:  # deleted meanwhile, e.g. from another tab
+                return
+            await service.append_event(session, event)
+        except SessionStoreUnavailable:
+            # The text was shown; losing it from memory must not turn a Stop into a crash.
+            logger.warning("could not keep a %s answer in session %s", reason, self.session.id)
             return
-        await service.append_event(
-            session,
-            Event(
-                author=self.assistant.agent.name,
-                invocation_id=invocation_id or Event.new_id(),
-                content=types.Content(role="model", parts=[types.Part(text=text)]),
-                custom_metadata={INTERRUPTED_KEY: reason},
-            ),
-        )
         logger.info("kept %d characters of a %s answer in session %s", len(text), reason, self.session.id)

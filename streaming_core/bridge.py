@@ -12,7 +12,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -60,7 +60,7 @@ class BackgroundLoop:
 
     def iterate(
         self, make_stream: Callable[[], AsyncIterator[T]], *, heartbeat: float | None = 0.1
-    ) -> Iterator[T | Heartbeat]:
+    ) -> Generator[T | Heartbeat, None, None]:
         """Drains an async iterator created on the loop, as a sync generator.
 
         Yields HEARTBEAT when nothing arrived for `heartbeat` seconds, so a consumer waiting
@@ -89,7 +89,7 @@ class _SyncStream(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._closed = False  # touched on the loop thread only
 
-    def drain(self) -> Iterator[T | Heartbeat]:
+    def drain(self) -> Generator[T | Heartbeat, None, None]:
         asyncio.run_coroutine_threadsafe(self._pump(), self._loop)
         try:
             while True:

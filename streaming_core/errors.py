@@ -30,12 +30,8 @@ class UnknownSession(StreamingCoreError, LookupError):
     """A session id that does not exist for this user."""
 
 
-class StreamTimeout(StreamingCoreError, TimeoutError):
-    """The stream did not finish within its time limit; the partial text is kept."""
-
-
-class StreamCancelled(StreamingCoreError):
-    """The consumer went away (Stop, rerun, disconnect) before the stream finished."""
+class SessionStoreUnavailable(StreamingCoreError):
+    """The conversation store (SQLite) could not be read or written, e.g. locked for too long."""
 
 
 class ModelError(StreamingCoreError):

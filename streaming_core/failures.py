@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from streaming_core.backends.gemini import describe_gemini_error
-from streaming_core.errors import ModelError
+from streaming_core.errors import ModelError, SessionStoreUnavailable
 from streaming_core.events import StreamError
 
 logger = logging.getLogger(__name__)
@@ -14,6 +14,8 @@ logger = logging.getLogger(__name__)
 def describe_failure(error: BaseException) -> StreamError:
     if isinstance(error, ModelError):
         return StreamError(error.code, error.message, error.retryable, error.retry_after)
+    if isinstance(error, SessionStoreUnavailable):
+        return StreamError("store", str(error), retryable=True)
     failure = describe_gemini_error(error)
     if failure.code == "unknown":
         logger.warning("unexpected failure inside a stream: %s", type(error).__name__)

@@ -33,10 +33,14 @@ class Settings:
     # text on every update, so 0 (every chunk, kept for comparison) costs several times the bytes;
     # see "Streamlit websocket cost" in docs/benchmarks.md.
     stream_update_interval_s: float = 0.05
+    # A page's answer ends with a timeout notice after this long even if nobody presses Stop
+    # (the API has its own, API_TURN_TIMEOUT_SECONDS).
+    turn_timeout_s: float = 120.0
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR, limits and STREAM_UPDATE_INTERVAL_S."""
+    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR, the input and sampling
+    limits, STREAM_UPDATE_INTERVAL_S and TURN_TIMEOUT_SECONDS."""
     env = os.environ if env is None else env
     backend = env.get("STREAMING_BACKEND", "auto").strip().lower() or "auto"
     if backend not in BACKEND_NAMES:
@@ -56,12 +60,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stream_update_interval_s=env_number(
             env, "STREAM_UPDATE_INTERVAL_S", defaults.stream_update_interval_s, float, 0.0, 5.0
         ),
+        turn_timeout_s=env_number(env, "TURN_TIMEOUT_SECONDS", defaults.turn_timeout_s, float, 1.0, 3600.0),
     )
 
 
-def env_number(
-    env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N | float = math.inf
-) -> N:
+def env_number(env: Mapping[str, str], name: str, default: N, kind: type[N], low: N, high: N | float = math.inf) -> N:
     """`env[name]` as a finite `kind` in [low, high], the default when unset; else a ConfigurationError
     that names the variable and what it accepts."""
     raw = env.get(name, "").strip()

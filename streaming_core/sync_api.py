@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import TypeVar
 
 from google.adk.agents.run_config import StreamingMode
@@ -24,7 +24,7 @@ def stream_turn_sync(
     mode: StreamingMode | str = StreamingMode.SSE,
     timeout_s: float | None = None,
     heartbeat: float = 0.1,
-) -> Iterator[StreamEvent | Heartbeat]:
+) -> Generator[StreamEvent | Heartbeat, None, None]:
     """One turn as a plain generator. Closing it early cancels the model call."""
 
     def start() -> AsyncIterator[StreamEvent]:

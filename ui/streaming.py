@@ -80,7 +80,7 @@ def stream_answer(
     """
     outcome = StreamOutcome()
     cancelled_before = _cancelled_count(config)
-    interval = load_settings().stream_update_interval_s  # the page shell has already validated it
+    settings = load_settings()  # the page shell has already validated it
     queue_notice = st.empty()
 
     def handle(event: StreamEvent) -> None:
@@ -90,12 +90,13 @@ def stream_answer(
         if on_event is not None:
             on_event(event)
 
-    events = stream_turn_sync(message, config, session_id=session_id, user_id=user_id, mode=mode, timeout_s=timeout_s)
+    limit = settings.turn_timeout_s if timeout_s is None else timeout_s  # a silent model cannot hang a page
+    events = stream_turn_sync(message, config, session_id=session_id, user_id=user_id, mode=mode, timeout_s=limit)
     source = iter(through(events) if through is not None else events)
     try:
         while True:
             segment = _Segment(source, split_on_tools=on_tool is not None)
-            pieces = _pieces(coalesce_text(segment, handle, min_interval=interval), outcome)
+            pieces = _pieces(coalesce_text(segment, handle, min_interval=settings.stream_update_interval_s), outcome)
             try:
                 st.write_stream(pieces)
             finally:
@@ -123,7 +124,7 @@ def collect_answer(
 ) -> tuple[Aggregation, StreamOutcome]:
     """The aggregation pattern: drains the whole stream first, Stop still works meanwhile."""
     outcome = StreamOutcome()
-    events = stream_turn_sync(message, config, mode=mode)
+    events = stream_turn_sync(message, config, mode=mode, timeout_s=load_settings().turn_timeout_s)
     source: Iterator[StreamEvent | Heartbeat] = _observed(events, outcome)
     if on_progress is not None:
         source = track_progress(source, on_progress)

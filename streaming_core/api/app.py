@@ -20,7 +20,7 @@ from streaming_core.api.requests import USER_HEADER, PayloadTooLarge
 from streaming_core.api.routes import ApiContext, chat_router
 from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
-from streaming_core.errors import ConfigurationError, InvalidInput, UnknownSession
+from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
 from streaming_core.visitors import VisitorCookieMiddleware
@@ -125,3 +125,4 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     app.add_exception_handler(TooManyRequests, refuse(429, "too_many_requests"))
     app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
     app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))
+    app.add_exception_handler(SessionStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))

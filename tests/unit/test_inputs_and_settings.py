@@ -65,6 +65,7 @@ def test_unknown_backend_lists_the_valid_names() -> None:
         ("STREAM_UPDATE_INTERVAL_S", "fast", "not a number"),
         ("STREAM_UPDATE_INTERVAL_S", "-1", "out of range"),
         ("STREAM_UPDATE_INTERVAL_S", "nan", "out of range"),
+        ("TURN_TIMEOUT_SECONDS", "0", "out of range"),
     ],
 )
 def test_invalid_numbers_in_settings_fail_clearly(name: str, value: str, message: str) -> None:
