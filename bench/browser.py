@@ -12,8 +12,8 @@ from typing import Any
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.streamlit_browser import Browser
 from tests.e2e.streamlit_server import StreamlitServer
-from tests.e2e.test_streamlit_browser import Browser
 
 # The sidebar's scripted-model knobs (ui/sidebar.py), by label.
 CHUNK_SIZE = "Characters per chunk"

@@ -15,7 +15,7 @@ from bench.report import Section
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import StreamEvent, TextDelta
-from streaming_core.patterns import FanOutReport, fan_out
+from streaming_core.patterns import FanOutReport, Output, fan_out
 from streaming_core.runtime import AssistantConfig, get_assistant
 from streaming_core.sync_api import stream_turn_sync
 
@@ -66,7 +66,11 @@ def _stream(chunks: int, replay: bool) -> int:
         get_background_loop().run(swap)
     counter = CountingOutput()
     with open(os.devnull, "w") as sink:
-        outputs = {"count": counter, "devnull": lambda event: sink.write(getattr(event, "text", ""))}
+
+        def discard(event: StreamEvent) -> None:
+            sink.write(getattr(event, "text", ""))
+
+        outputs: dict[str, Output] = {"count": counter, "devnull": discard}
         for _ in fan_out(stream_turn_sync("go", config, heartbeat=1.0), outputs, FanOutReport()):
             pass
     return counter.chars

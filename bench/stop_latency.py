@@ -6,7 +6,7 @@ import statistics
 import time
 
 from bench.report import Section, fmt_ms
-from streaming_core.backends.scripted import ScriptedReply
+from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply, ScriptLog
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import Heartbeat, TextDelta
 from streaming_core.runtime import AssistantConfig, get_assistant
@@ -31,8 +31,10 @@ def _cancel_latency(config: AssistantConfig, after_chunks: int) -> float:
     return elapsed
 
 
-async def _log(config: AssistantConfig):  # type: ignore[no-untyped-def]
-    return get_assistant(config).agent.model.log
+async def _log(config: AssistantConfig) -> ScriptLog:
+    model = get_assistant(config).agent.model
+    assert isinstance(model, ScriptedLlm)
+    return model.log
 
 
 def measure_stop_latency(samples: int = 20) -> Section:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from tests.e2e.streamlit_browser import WATCH_ANSWER, Browser, new_tab
 from tests.e2e.streamlit_server import StreamlitServer
 
 pytestmark = pytest.mark.browser
@@ -28,80 +29,6 @@ PAGE_PATHS = [
     "errors",
     "sse_api",
 ]
-# Counts finished script runs: Streamlit sets data-test-script-state on stApp. A fast run can go
-# notRunning -> running -> notRunning within one observer batch, so replay the batch's old values.
-WATCH_RUNS = """
-window.__runsFinished = 0;
-let lastState = null;
-const see = (state) => {
-  if (state !== lastState && state === "notRunning") window.__runsFinished += 1;
-  lastState = state;
-};
-new MutationObserver((records) => {
-  for (const record of records) {
-    if (record.type === "attributes" && record.target.getAttribute("data-testid") === "stApp") {
-      see(record.oldValue);
-    }
-  }
-  const app = document.querySelector('[data-testid="stApp"]');
-  see(app && app.getAttribute("data-test-script-state"));
-}).observe(document, {
-  subtree: true, childList: true, attributes: true, attributeOldValue: true,
-  attributeFilter: ["data-test-script-state"],
-});
-"""
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-# Records each distinct length of the last chat message's text, with its time.
-WATCH_ANSWER = """
-window.__lengths = [];
-new MutationObserver(() => {
-  const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
-  const last = messages[messages.length - 1];
-  if (!last) return;
-  const length = last.innerText.length;
-  const seen = window.__lengths;
-  if (!seen.length || seen[seen.length - 1][1] !== length) seen.push([performance.now(), length]);
-}).observe(document.body, {subtree: true, childList: true, characterData: true});
-"""
-
-
-class Browser:
-    """One tab on the demo, waiting on Streamlit's own run state rather than on time."""
-
-    def __init__(self, page: Any, server: StreamlitServer) -> None:
-        self.page = page
-        self.server = server
-        page.add_init_script(WATCH_RUNS)
-
-    def open(self, path: str = "") -> None:
-        self.page.goto(f"{self.server.url}/{path}")
-        self.page.wait_for_function("window.__runsFinished >= 1", timeout=30_000)
-
-    def finished_runs(self) -> int:
-        return int(self.page.evaluate("window.__runsFinished"))
-
-    def run_after(self, action: Callable[[], None], timeout_ms: float = 30_000) -> None:
-        """Does `action`, then waits until Streamlit finished the run it caused (or the run going on
-        when it acted, which is the one that a Stop ends)."""
-        before = self.finished_runs()
-        action()
-        self.page.wait_for_function("n => window.__runsFinished > n", arg=before, timeout=timeout_ms)
-
-    def wait_until_idle(self, timeout_ms: float = 30_000) -> None:
-        self.page.wait_for_selector(IDLE, timeout=timeout_ms)
-
-    def set_number(self, label: str, value: float) -> None:
-        box = self.page.get_by_label(label, exact=True)
-        self.run_after(lambda: (box.fill(str(value)), box.press("Enter")))
-
-    def chat(self, text: str) -> None:
-        self.wait_until_idle()  # a message sent while a run ends may not get its Stop button
-        box = self.page.get_by_test_id("stChatInputTextArea")
-        box.fill(text)
-        box.press("Enter")
-
-    def exceptions(self) -> int:
-        return int(self.page.locator('[data-testid="stException"]').count())
 
 
 @pytest.fixture(scope="module")
@@ -110,31 +37,23 @@ def streamlit_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streamli
         yield server
 
 
-def new_tab(chromium: Any, server: StreamlitServer) -> Iterator[Browser]:
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        yield Browser(context.new_page(), server)
-    finally:
-        context.close()
-
-
 @pytest.fixture
 def browser(chromium: Any, streamlit_app: StreamlitServer) -> Iterator[Browser]:
-    yield from new_tab(chromium, streamlit_app)
+    with new_tab(chromium, streamlit_app) as tab:
+        yield tab
 
 
 def test_deep_link_on_a_fresh_server_runs_the_page_with_its_sidebar(chromium: Any, tmp_path: Path) -> None:
     """Regression: with a pages/ folder, the first session after start that deep-links to a page
     runs that file directly (no router), so every page must render the sidebar itself."""
-    with StreamlitServer(tmp_path) as server:
-        for tab in new_tab(chromium, server):
-            tab.open("chat")
+    with StreamlitServer(tmp_path) as server, new_tab(chromium, server) as tab:
+        tab.open("chat")
 
-            sidebar = tab.page.get_by_test_id("stSidebar")
-            tab.page.get_by_role("heading", name="Chat").wait_for()
-            sidebar.get_by_text("Scripted (deterministic)", exact=True).wait_for()  # widgets mount lazily
-            sidebar.get_by_role("link", name="Multi-output").wait_for()
-            assert tab.exceptions() == 0
+        sidebar = tab.page.get_by_test_id("stSidebar")
+        tab.page.get_by_role("heading", name="Chat").wait_for()
+        sidebar.get_by_text("Scripted (deterministic)", exact=True).wait_for()  # widgets mount lazily
+        sidebar.get_by_role("link", name="Multi-output").wait_for()
+        assert tab.exceptions() == 0
 
 
 @pytest.mark.parametrize("path", PAGE_PATHS)
@@ -222,7 +141,12 @@ def test_html_in_model_output_is_inert(browser: Browser) -> None:
     )
     browser.open("chat")
     dialogs: list[str] = []
-    browser.page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def record(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    browser.page.on("dialog", record)
 
     browser.chat(payload)
     browser.page.get_by_text("Metrics of the last answer").wait_for()  # streamed, then re-read
@@ -302,9 +226,7 @@ def test_the_api_client_page_works_on_the_streamlit_port(browser: Browser) -> No
 
 def test_visitors_see_only_their_own_conversations(chromium: Any, streamlit_app: StreamlitServer) -> None:
     """Each browser gets its own visitor cookie from app.py's server; conversations are per visitor."""
-    first, second = new_tab(chromium, streamlit_app), new_tab(chromium, streamlit_app)
-    alice, bob = next(first), next(second)
-    try:
+    with new_tab(chromium, streamlit_app) as alice, new_tab(chromium, streamlit_app) as bob:
         alice.open("chat")
         alice.chat("Alice's private question")
         alice.page.get_by_text("Metrics of the last answer").wait_for()
@@ -317,9 +239,6 @@ def test_visitors_see_only_their_own_conversations(chromium: Any, streamlit_app:
         assert sidebar.get_by_text("Alice's private question").count() == 0
         cookies = [{c["name"]: c["value"] for c in tab.page.context.cookies()} for tab in (alice, bob)]
         assert cookies[0]["adk_user"] != cookies[1]["adk_user"]
-    finally:
-        first.close()
-        second.close()
 
 
 def test_two_tabs_on_one_conversation_take_turns_and_keep_both(chromium: Any, streamlit_app: StreamlitServer) -> None:
