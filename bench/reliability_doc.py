@@ -88,8 +88,8 @@ def _matrix(result: SoakResult) -> list[str]:
         lines.append(f"| {fault.name} | {fault.does} | {_expected(fault)} | {cells} |")
     lines += [
         "",
-        "- The core path passes the turn's time limit as the Timeout and Errors pages do (`timeout_s`); "
-        "a page that passes none waits for Stop while Gemini is silent.",
+        "- The core path passes a turn time limit (`timeout_s`), as every page does: the Timeout page's "
+        "slider, else `TURN_TIMEOUT_SECONDS` (120 s); the API uses `API_TURN_TIMEOUT_SECONDS`.",
         "",
     ]
     return lines

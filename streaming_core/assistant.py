@@ -31,10 +31,12 @@ from streaming_core.metrics import Clock, StreamMetrics
 from streaming_core.normalize import EventNormalizer
 from streaming_core.sessions import (
     INTERRUPTED_KEY,
+    TITLE_KEY,
     ChatMessage,
     ConversationInfo,
     messages_from_events,
     title_from_events,
+    title_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class Assistant:
         """Validates input and finds or creates the session. Raises InvalidInput, UnknownSession."""
         text = clean_message(message, self.max_message_chars)
         if session_id is None:
-            session = await self.session_service.create_session(app_name=self.app_name, user_id=user_id)
+            session = await self._create_session(user_id, text)
         else:
             session = await self._get_session(session_id, user_id)
         return Turn(self, session, text)
@@ -103,10 +105,9 @@ class Assistant:
             async for event in events:
                 yield event
 
-    async def start_conversation(self, user_id: str = DEFAULT_USER) -> str:
-        """A new, empty conversation; its id is unguessable (ADK uses a random UUID)."""
-        session = await self.session_service.create_session(app_name=self.app_name, user_id=user_id)
-        return session.id
+    async def start_conversation(self, user_id: str = DEFAULT_USER, first_message: str | None = None) -> str:
+        """A new conversation, titled after `first_message`; its id is unguessable (a random UUID)."""
+        return (await self._create_session(user_id, first_message)).id
 
     async def history(self, session_id: str, user_id: str = DEFAULT_USER) -> list[ChatMessage]:
         """The conversation as people read it. A question whose turn is not running and has no
@@ -118,14 +119,20 @@ class Assistant:
         """Newest first, with a title from the first user message."""
         listed = await self.session_service.list_sessions(app_name=self.app_name, user_id=user_id)
         infos = []
-        for summary in listed.sessions:  # list_sessions omits events; titles need them
-            session = await self._get_session(summary.id, user_id)
-            infos.append(ConversationInfo(session.id, title_from_events(session.events), session.last_update_time))
+        for summary in listed.sessions:
+            title = summary.state.get(TITLE_KEY)
+            if not isinstance(title, str):  # created without a first message: read its events
+                title = title_from_events((await self._get_session(summary.id, user_id)).events)
+            infos.append(ConversationInfo(summary.id, title, summary.last_update_time))
         return sorted(infos, key=lambda info: info.updated, reverse=True)
 
     async def delete_conversation(self, session_id: str, user_id: str = DEFAULT_USER) -> None:
         await self._get_session(session_id, user_id)
         await self.session_service.delete_session(app_name=self.app_name, user_id=user_id, session_id=session_id)
+
+    async def _create_session(self, user_id: str, first_message: str | None) -> Session:
+        state = {} if first_message is None else {TITLE_KEY: title_of(first_message)}
+        return await self.session_service.create_session(app_name=self.app_name, user_id=user_id, state=state)
 
     async def _get_session(self, session_id: str, user_id: str) -> Session:
         session = await self.session_service.get_session(

@@ -21,6 +21,9 @@ from streaming_core.errors import SessionStoreUnavailable
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_KEY = "interrupted"  # custom_metadata key on a partial answer saved by us
+# Session state key of the title: list_sessions returns state but no events, so the conversation
+# list needs no per-conversation read of every event.
+TITLE_KEY = "conversation_title"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +111,14 @@ def messages_from_events(events: list[Event], *, answering: bool = False) -> lis
     return messages
 
 
-def title_from_events(events: list[Event], limit: int = 48) -> str:
+def title_of(message: str, limit: int = 48) -> str:
+    """A conversation's title: the first line of its first message, cut to `limit` characters."""
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    return first_line[:limit] + ("…" if len(first_line) > limit else "")
+
+
+def title_from_events(events: list[Event]) -> str:
     for message in messages_from_events(events):
         if message.role == "user":
-            first_line = message.text.strip().splitlines()[0] if message.text.strip() else ""
-            return first_line[:limit] + ("…" if len(first_line) > limit else "")
+            return title_of(message.text)
     return "New conversation"

@@ -104,7 +104,7 @@ def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: st
     """Streams one answer, then reruns so the page shows the conversation as the session holds it."""
     user = visitor_id()
     try:
-        session_id = session_id or call_assistant(config, lambda a: a.start_conversation(user))
+        session_id = session_id or call_assistant(config, lambda a: a.start_conversation(user, prompt))
     except StreamingCoreError as error:
         return_draft(input_key, prompt, str(error))
     # Before streaming: a Stop ends the run, and then no Streamlit call works any more.

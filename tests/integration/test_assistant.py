@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from google.adk.sessions import InMemorySessionService, Session
 
 from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
@@ -230,3 +232,24 @@ async def test_a_question_is_marked_unanswered_only_once_its_turn_is_over() -> N
 
     assert [(m.role, m.text) for m in during] == [("user", "still thinking?")]
     assert [(m.role, m.interrupted) for m in after] == [("user", None), ("assistant", "unanswered")]
+
+
+async def test_conversation_list_reads_titles_from_session_state_not_every_event() -> None:
+    class CountingSessions(InMemorySessionService):
+        reads = 0
+
+        async def get_session(self, **kwargs: Any) -> Session | None:
+            CountingSessions.reads += 1
+            return await super().get_session(**kwargs)
+
+    assistant = Assistant(build_agent(ScriptedLlm()), CountingSessions())
+    for question in ["First question\nwith a second line", "x" * 60]:
+        await run(assistant, question)
+    untitled = await assistant.start_conversation()  # no first message: titled from its events
+    await run(assistant, "Asked later", session_id=untitled)
+    CountingSessions.reads = 0
+
+    titles = {info.title for info in await assistant.conversations()}
+
+    assert titles == {"First question", "x" * 48 + "…", "Asked later"}
+    assert CountingSessions.reads == 1  # only the untitled conversation was read
