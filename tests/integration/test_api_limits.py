@@ -16,7 +16,10 @@ from streaming_core.settings import Settings
 from tests.e2e.conftest import ApiServer, eventually, read_sse
 
 SETTINGS = Settings(backend="scripted")
-HANGS = AssistantConfig(backend="scripted", persistent=False, script=(ScriptedReply(text="abcdef", hang_after=1),))
+# One chunk, then silence: each stream stays open until its client leaves.
+HANGS = AssistantConfig(
+    backend="scripted", persistent=False, script=(ScriptedReply(text="abcdef", chunk_size=2, hang_after=1),)
+)
 QUICK = AssistantConfig(backend="scripted", persistent=False, script=(ScriptedReply(text="ok"),))
 
 
