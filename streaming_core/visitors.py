@@ -26,9 +26,10 @@ def new_user_id() -> str:
     return secrets.token_urlsafe(16)  # 128 random bits: not guessable, so not borrowable
 
 
-def visitor_cookie_header(user_id: str) -> str:
+def visitor_cookie_header(user_id: str, *, secure: bool) -> str:
     # user ids are URL-safe base64: nothing in them needs quoting in a cookie.
-    return f"{VISITOR_COOKIE}={user_id}; Path=/; Max-Age={400 * 24 * 3600}; HttpOnly; SameSite=Strict"
+    header = f"{VISITOR_COOKIE}={user_id}; Path=/; Max-Age={400 * 24 * 3600}; HttpOnly; SameSite=Strict"
+    return header + "; Secure" if secure else header
 
 
 class VisitorCookieMiddleware:
@@ -44,7 +45,7 @@ class VisitorCookieMiddleware:
             await self.app(scope, receive, send)
             return
         scope[_GIVEN] = True
-        header = visitor_cookie_header(new_user_id())
+        header = visitor_cookie_header(new_user_id(), secure=scope.get("scheme") == "https")
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -33,6 +33,15 @@ async def test_each_new_browser_gets_its_own_random_id_with_its_first_page() -> 
     [header] = pages[0].headers.get_list("set-cookie")
     assert all(is_valid_user_id(i) and len(i) >= 20 for i in ids) and ids[0] != ids[1]
     assert "HttpOnly" in header and "SameSite=Strict" in header and "Path=/" in header
+    assert "Secure" not in header  # plain http (this test, a local demo) would drop a Secure cookie
+
+
+async def test_over_https_the_cookie_is_secure() -> None:
+    app = with_visitors(ROUTES)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://demo.example") as client:
+        page = await client.get("/")
+
+    assert page.headers["set-cookie"].endswith("; Secure")
 
 
 async def test_api_responses_and_returning_browsers_get_no_cookie() -> None:
