@@ -6,14 +6,16 @@ import asyncio
 import logging
 import sqlite3
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 from google.adk.events.event import Event
-from google.adk.sessions import BaseSessionService, InMemorySessionService
+from google.adk.sessions import BaseSessionService, InMemorySessionService, Session
 from google.adk.sessions.sqlite_session_service import SqliteSessionService
 
 from streaming_core.errors import SessionStoreUnavailable
@@ -43,14 +45,32 @@ class ConversationInfo:
 
 
 def create_session_service(db_path: Path | None) -> BaseSessionService:
-    """SQLite at `db_path` so conversations survive a restart; in memory when None."""
+    """SQLite at `db_path` so conversations survive a restart; in memory (bounded) when None."""
     if db_path is None:
-        return InMemorySessionService()
+        return BoundedInMemorySessionService()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(db_path)) as connection:
         # Readers no longer wait for a writer; persistent, so every later connection has it.
         connection.execute("PRAGMA journal_mode=WAL")
     return SerializedSqliteSessionService(str(db_path))
+
+
+class BoundedInMemorySessionService(InMemorySessionService):
+    """In-memory sessions (one-shot pages, tests), at most `max_sessions`, the oldest dropped
+    first: every one-shot turn opens a session, and a long-running demo must not keep them all."""
+
+    def __init__(self, max_sessions: int = 1000) -> None:
+        super().__init__()
+        self.max_sessions = max_sessions
+        self._created: deque[tuple[str, str, str]] = deque()
+
+    async def create_session(self, **kwargs: Any) -> Session:
+        session = await super().create_session(**kwargs)
+        self._created.append((session.app_name, session.user_id, session.id))
+        while len(self._created) > self.max_sessions:
+            app_name, user_id, session_id = self._created.popleft()
+            await self.delete_session(app_name=app_name, user_id=user_id, session_id=session_id)
+        return session
 
 
 _store_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
@@ -60,7 +80,9 @@ _store_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asy
 
 def _store_lock(db_path: str) -> asyncio.Lock:
     per_loop = _store_locks.setdefault(asyncio.get_running_loop(), {})
-    return per_loop.setdefault(db_path, asyncio.Lock())
+    if db_path not in per_loop:
+        per_loop[db_path] = asyncio.Lock()
+    return per_loop[db_path]
 
 
 class SerializedSqliteSessionService(SqliteSessionService):
@@ -77,7 +99,9 @@ class SerializedSqliteSessionService(SqliteSessionService):
             try:
                 async with super()._get_db_connection() as connection:
                     yield connection
-            except sqlite3.Error as error:
+            except sqlite3.IntegrityError:
+                raise  # a bug, not a busy or broken store
+            except sqlite3.DatabaseError as error:  # locked, disk I/O, not a database
                 logger.warning("session store failed: %s", error)
                 raise SessionStoreUnavailable(
                     "The conversation store is busy or unavailable; try again in a moment."

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from http.cookies import SimpleCookie
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 VISITOR_COOKIE = "adk_user"
@@ -28,7 +28,9 @@ def new_user_id() -> str:
 
 def visitor_cookie_header(user_id: str, *, secure: bool) -> str:
     # user ids are URL-safe base64: nothing in them needs quoting in a cookie.
-    header = f"{VISITOR_COOKIE}={user_id}; Path=/; Max-Age={400 * 24 * 3600}; HttpOnly; SameSite=Strict"
+    # Lax, not Strict: a visitor arriving from a link on another site must keep their id (Strict
+    # withholds the cookie on that page load, and a new id would orphan their conversations).
+    header = f"{VISITOR_COOKIE}={user_id}; Path=/; Max-Age={400 * 24 * 3600}; HttpOnly; SameSite=Lax"
     return header + "; Secure" if secure else header
 
 
@@ -41,7 +43,9 @@ class VisitorCookieMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _GIVEN in scope or is_valid_user_id(_cookie(scope) or ""):
+        # Starlette's lenient parser, as the API and Streamlit read cookies: http.cookies stops
+        # at the first malformed cookie and would hide a valid visitor id behind it.
+        if scope["type"] != "http" or _GIVEN in scope or is_valid_user_id(_cookie(scope)):
             await self.app(scope, receive, send)
             return
         scope[_GIVEN] = True
@@ -59,11 +63,5 @@ class VisitorCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-def _cookie(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            parsed: SimpleCookie = SimpleCookie()
-            parsed.load(value.decode("latin-1"))
-            if VISITOR_COOKIE in parsed:
-                return parsed[VISITOR_COOKIE].value
-    return None
+def _cookie(scope: Scope) -> str:
+    return cookie_parser(Headers(scope=scope).get("cookie", "")).get(VISITOR_COOKIE, "")

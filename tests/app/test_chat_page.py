@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.events import TextDelta
 from streaming_core.sync_api import call_assistant, stream_turn_sync
 from tests.app.apptest import Page, script_log
 
 CHAT = "pages/2_chat.py"
-
-
-async def new_session(assistant: Any) -> str:
-    session = await assistant.session_service.create_session(app_name=assistant.app_name, user_id="demo-user")
-    return str(session.id)
 
 
 def messages(page: Page) -> list[tuple[str, str]]:
@@ -74,8 +67,9 @@ def test_conversation_list_opens_starts_and_deletes_conversations() -> None:
 def test_stopped_answer_stays_in_history_marked_as_stopped() -> None:
     page = Page(CHAT)
     hanging = page.config(persistent=True, script=(ScriptedReply(text="partial words", chunk_size=8, hang_after=1),))
-    session_id = call_assistant(hanging, new_session)
-    events = stream_turn_sync("Tell me slowly", hanging, session_id=session_id)
+    visitor = page.at.session_state["visitor_id"]  # this AppTest "browser" has no cookie
+    session_id = call_assistant(hanging, lambda assistant: assistant.start_conversation(visitor))
+    events = stream_turn_sync("Tell me slowly", hanging, session_id=session_id, user_id=visitor)
     assert next(event for event in events if isinstance(event, TextDelta)).text == "partial "
     events.close()  # what the page does when Stop interrupts write_stream
 
@@ -113,3 +107,15 @@ def test_overlong_message_gets_an_inline_error_and_goes_back_into_the_box() -> N
     assert page.at.get("chat_input")[0].proto.value == too_long
     assert messages(page) == before
     assert script_log(page.config(persistent=True)).started == started
+
+
+def test_visitors_without_a_cookie_do_not_share_conversations() -> None:
+    first = Page(CHAT)
+    send(first, "Only for the first visitor")
+    second = Page(CHAT)
+
+    def titles(page: Page) -> list[str]:
+        return [button.label for button in page.at.sidebar.button]
+
+    assert any("Only for the first visitor" in title for title in titles(first))
+    assert not any("Only for the first visitor" in title for title in titles(second))

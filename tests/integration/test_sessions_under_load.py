@@ -17,7 +17,11 @@ from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.errors import SessionStoreUnavailable
 from streaming_core.events import Done, StreamError
 from streaming_core.runtime import AssistantConfig
-from streaming_core.sessions import SerializedSqliteSessionService, create_session_service
+from streaming_core.sessions import (
+    BoundedInMemorySessionService,
+    SerializedSqliteSessionService,
+    create_session_service,
+)
 from streaming_core.settings import Settings
 from tests.e2e.conftest import ApiServer
 
@@ -90,3 +94,12 @@ async def test_a_turn_while_another_process_locks_the_store_ends_with_a_clear_er
     assert isinstance(done, Done) and done.status == "error"
     again = [event async for event in assistant.stream_turn("hello again", session_id=session_id)]
     assert isinstance(again[-1], Done) and again[-1].status == "completed"
+
+
+async def test_in_memory_sessions_are_bounded_oldest_first() -> None:
+    service = BoundedInMemorySessionService(max_sessions=3)
+    ids = [(await service.create_session(app_name="app", user_id="u")).id for _ in range(5)]
+
+    kept = [s.id for s in (await service.list_sessions(app_name="app", user_id="u")).sessions]
+
+    assert sorted(kept) == sorted(ids[2:])

@@ -32,7 +32,7 @@ async def test_each_new_browser_gets_its_own_random_id_with_its_first_page() -> 
     ids = [page.cookies[VISITOR_COOKIE] for page in pages]
     [header] = pages[0].headers.get_list("set-cookie")
     assert all(is_valid_user_id(i) and len(i) >= 20 for i in ids) and ids[0] != ids[1]
-    assert "HttpOnly" in header and "SameSite=Strict" in header and "Path=/" in header
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
     assert "Secure" not in header  # plain http (this test, a local demo) would drop a Secure cookie
 
 
@@ -66,3 +66,10 @@ async def test_a_malformed_cookie_is_replaced() -> None:
         response = await client.get("/")
 
     assert is_valid_user_id(response.cookies[VISITOR_COOKIE])
+
+
+async def test_a_malformed_neighbour_cookie_does_not_hide_the_visitor_id() -> None:
+    async with browser(with_visitors(ROUTES)) as client:
+        response = await client.get("/", headers={"cookie": 'prefs={"a": 1}; adk_user=known-visitor'})
+
+    assert response.headers.get_list("set-cookie") == []
