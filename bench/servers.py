@@ -7,7 +7,6 @@ import ctypes
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from fastapi import FastAPI
 from streaming_core.api.app import DEFAULT_TOOLS, create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
+from tests.e2e.streamlit_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ADK = Path(sys.executable).parent / "adk"
@@ -55,12 +55,6 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def raise_fd_limit(needed: int) -> None:
     """Raises this process's soft limit on open files; servers started after inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -75,7 +69,7 @@ class ServerProcess:
 
     def __init__(self, name: str, command: list[str], health: str, env: Mapping[str, str]) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._command = [part.format(port=self.port) for part in command]
         self._health = health

@@ -178,19 +178,38 @@ class Turn:
         """One turn at a time per conversation: ADK appends to a session it read at the start of
         the run, so two overlapping turns (two tabs) would make one fail as stale. The wait and a
         busy single-request model are announced with Queued before any text."""
+        # The time limit covers the wait for the conversation as well as the answer.
+        deadline = None if timeout_s is None else asyncio.get_running_loop().time() + timeout_s
         lock = conversation_lock(self.session)
         if lock.locked():
-            yield Queued("conversation_busy", "Another tab is answering in this conversation; yours is next.", 1)
-        async with lock:
+            yield Queued(
+                "conversation_busy",
+                "Another answer in this conversation (another tab or client) is still streaming; yours follows it.",
+                1,
+            )
+        try:
+            async with asyncio.timeout_at(deadline):
+                await lock.acquire()
+        except TimeoutError:
+            yield StreamError(
+                "timeout", f"Timed out after {timeout_s:g} s waiting for the other answer in this conversation."
+            )
+            yield Done("timeout", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
+            return
+        try:
             if ahead := requests_ahead(self.assistant.agent.model):
                 yield Queued(
                     "model_busy", f"The model is answering {ahead} other request(s) first; yours is queued.", ahead
                 )
-            async with aclosing(self._run(mode, timeout_s)) as events:
+            async with aclosing(self._run(mode, timeout_s, deadline)) as events:
                 async for event in events:
                     yield event
+        finally:
+            lock.release()
 
-    async def _run(self, mode: StreamingMode | str, timeout_s: float | None) -> AsyncGenerator[StreamEvent, None]:
+    async def _run(
+        self, mode: StreamingMode | str, timeout_s: float | None, deadline: float | None
+    ) -> AsyncGenerator[StreamEvent, None]:
         assistant = self.assistant
         metrics = StreamMetrics(assistant.clock)
         normalizer = EventNormalizer()
@@ -202,8 +221,6 @@ class Turn:
             new_message=types.Content(role="user", parts=[types.Part(text=self.message)]),
             run_config=RunConfig(streaming_mode=parse_mode(mode)),
         )
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout_s is None else loop.time() + timeout_s
         try:
             async with aclosing(adk_events):
                 while True:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from google.adk.errors import StaleSessionError
+
 from streaming_core.backends.gemini import describe_gemini_error
 from streaming_core.errors import ModelError, SessionStoreUnavailable
 from streaming_core.events import StreamError
@@ -16,6 +18,13 @@ def describe_failure(error: BaseException) -> StreamError:
         return StreamError(error.code, error.message, error.retryable, error.retry_after)
     if isinstance(error, SessionStoreUnavailable):
         return StreamError("store", str(error), retryable=True)
+    if isinstance(error, StaleSessionError):  # another process (or loop) wrote this conversation meanwhile
+        return StreamError(
+            "conflict",
+            "This conversation changed in another tab or client while the answer streamed; "
+            "the answer is kept — reload the conversation and continue.",
+            retryable=True,
+        )
     failure = describe_gemini_error(error)
     if failure.code == "unknown":
         logger.warning("unexpected failure inside a stream: %s", type(error).__name__)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from streaming_core.assistant import DEFAULT_USER
 from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
@@ -44,6 +45,7 @@ class StreamOutcome:
     errors: list[StreamError] = field(default_factory=list)
     problem: str | None = None  # the turn could not start: bad input, backend unavailable…
     model_cancelled: bool | None = None  # known for the scripted model only
+    queued: Queued | None = None  # the turn waited for the model or the conversation
 
     @property
     def text(self) -> str:
@@ -56,6 +58,8 @@ class StreamOutcome:
     def record(self, event: StreamEvent) -> None:
         if isinstance(event, Done):
             self.done = event
+        elif isinstance(event, Queued):
+            self.queued = event
         elif isinstance(event, StreamError):
             self.errors.append(event)
 
@@ -85,7 +89,7 @@ def stream_answer(
 
     def handle(event: StreamEvent) -> None:
         outcome.record(event)
-        if isinstance(event, Queued):  # e.g. local Gemma serves another visitor first
+        if isinstance(event, Queued):  # e.g. local Gemma serves another visitor first; gone at the first text
             queue_notice.info(event.message, icon=":material/hourglass_top:")
         if on_event is not None:
             on_event(event)
@@ -96,7 +100,8 @@ def stream_answer(
     try:
         while True:
             segment = _Segment(source, split_on_tools=on_tool is not None)
-            pieces = _pieces(coalesce_text(segment, handle, min_interval=settings.stream_update_interval_s), outcome)
+            texts = coalesce_text(segment, handle, min_interval=settings.stream_update_interval_s)
+            pieces = _pieces(texts, outcome, queue_notice)
             try:
                 st.write_stream(pieces)
             finally:
@@ -173,10 +178,12 @@ class _Segment:
             yield event
 
 
-def _pieces(texts: Iterator[str], outcome: StreamOutcome) -> Generator[str, None, None]:
+def _pieces(texts: Iterator[str], outcome: StreamOutcome, queue_notice: DeltaGenerator) -> Generator[str, None, None]:
     try:
         for piece in texts:
             if piece:
+                if outcome.queued is not None and not outcome.parts:
+                    queue_notice.empty()
                 outcome.parts.append(piece)
                 yield piece
             else:  # a heartbeat: write_stream would skip it without checking for Stop

@@ -113,9 +113,11 @@ async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[Serve
                     frames.append(encode_item(item, str(EventId(run.id, seq)), retry_ms=retry).encode())
                     retry = None
                 yield b"".join(frames)
-                # Kept events replay without awaiting anything: let the loop run, so other
-                # streams get their turn and a closed connection is noticed before the next write.
-                await asyncio.sleep(0)
+                if batch[-1][0] < run.last_seq:
+                    # Still behind (a resume, or a burst over the batch cap): the next batch comes
+                    # without awaiting anything, so let the loop run: other streams get their turn
+                    # and a closed connection is noticed before the next write.
+                    await asyncio.sleep(0)
     except ResumeGap as gap:
         gone_id = f"{run.id}:{GONE}"
         yield encode_item(StreamError("resume_gap", f"{gap} Ask the question again."), gone_id)

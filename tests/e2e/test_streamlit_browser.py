@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from httpx_sse import connect_sse
+from playwright.sync_api import expect
 
 from tests.e2e.streamlit_browser import WATCH_ANSWER, Browser, new_tab
 from tests.e2e.streamlit_server import StreamlitServer
@@ -177,7 +178,7 @@ def test_sidebar_settings_follow_the_user_across_pages(browser: Browser) -> None
     browser.run_after(lambda: browser.page.get_by_test_id("stSidebar").get_by_role("link", name="Progress").click())
 
     browser.page.get_by_role("heading", name="Progress").wait_for()
-    assert browser.page.get_by_label("Between chunks (s)", exact=True).input_value() == "0.070"
+    expect(browser.page.get_by_label("Between chunks (s)", exact=True)).to_have_value("0.070")  # retries
 
 
 def test_coalescing_keeps_websocket_traffic_small_for_tiny_chunks(browser: Browser) -> None:
@@ -257,7 +258,7 @@ def test_two_tabs_on_one_conversation_take_turns_and_keep_both(chromium: Any, st
         first.page.get_by_text("You asked: Tab one again").wait_for()
         second.chat("Tab two meanwhile")
 
-        second.page.get_by_text("Another tab is answering in this conversation").wait_for()
+        second.page.get_by_text("Another answer in this conversation").wait_for()
         second.page.get_by_text("Metrics of the last answer").wait_for(timeout=60_000)
         messages = second.page.get_by_test_id("stChatMessage").all_inner_texts()
         asked = [line.strip() for text in messages for line in text.splitlines() if line.startswith("Tab ")]

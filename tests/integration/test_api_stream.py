@@ -100,7 +100,7 @@ async def test_stream_second_turn_with_session_id_remembers_the_first(serve: Ser
 
 
 async def test_stream_overlapping_turns_in_one_session_are_queued_and_both_kept(serve: Serve) -> None:
-    server = serve(ScriptedReply(text="slow answer", chunk_size=2, chunk_delay=0.05))
+    server = serve(ScriptedReply(text="slow answer", chunk_size=2, chunk_delay=0.2))
     async with httpx.AsyncClient() as client:
         # The first client hangs up after one event; its run goes on (grace period for a resume).
         first = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "one"}, limit=1)

@@ -144,8 +144,10 @@ async def test_cancelling_the_consumer_cancels_the_model_and_keeps_partial_text(
 
 async def test_tool_call_and_result_are_streamed_between_text() -> None:
     replies = (
-        ScriptedReply(function_call=("convert_units", {"value": 10, "from_unit": "km", "to_unit": "mi"}),
-                      text="10 km is {tool_result}"),
+        ScriptedReply(
+            function_call=("convert_units", {"value": 10, "from_unit": "km", "to_unit": "mi"}),
+            text="10 km is {tool_result}",
+        ),
     )
     events = await run(make_assistant(*replies, tools=("convert_units",)), "10 km in miles?")
 
@@ -188,7 +190,7 @@ async def test_delete_conversation_removes_it() -> None:
 
 async def test_two_tabs_in_one_conversation_take_turns_and_lose_nothing(tmp_path: Path) -> None:
     """Overlapping turns on one session: the second waits (announced), both are saved in order."""
-    assistant = make_assistant(ScriptedReply(text="first answer", chunk_size=3, chunk_delay=0.02), db=tmp_path / "s.db")
+    assistant = make_assistant(ScriptedReply(text="first answer", chunk_size=3, chunk_delay=0.2), db=tmp_path / "s.db")
     session_id = await assistant.start_conversation()
     first_started = asyncio.Event()
 
@@ -253,3 +255,23 @@ async def test_conversation_list_reads_titles_from_session_state_not_every_event
 
     assert titles == {"First question", "x" * 48 + "…", "Asked later"}
     assert CountingSessions.reads == 1  # only the untitled conversation was read
+
+
+async def test_the_time_limit_covers_waiting_for_the_other_answer_in_the_conversation() -> None:
+    assistant = make_assistant(ScriptedReply(text="never ends", hang_after=0))
+    session_id = await assistant.start_conversation()
+    first = asyncio.create_task(run(assistant, "first", session_id=session_id))
+    async with asyncio.timeout(10):  # the first turn holds the conversation once its question is saved
+        while not await assistant.history(session_id):
+            await asyncio.sleep(0.01)
+
+    second = await run(assistant, "second", session_id=session_id, timeout_s=0.2)
+    first.cancel()
+
+    queued, error, done = second
+    assert isinstance(queued, Queued) and queued.reason == "conversation_busy"
+    assert isinstance(error, StreamError) and error.code == "timeout"
+    assert "waiting for the other answer" in error.message
+    assert isinstance(done, Done) and done.status == "timeout"
+    model = assistant.agent.model
+    assert isinstance(model, ScriptedLlm) and model.log.started == 1  # the second never reached the model

@@ -3,6 +3,7 @@ next process carries on with it."""
 
 from __future__ import annotations
 
+import select
 import signal
 import sqlite3
 import subprocess
@@ -46,7 +47,8 @@ def kill_mid_turn(db: Path) -> str:
     )
     try:
         assert process.stdout is not None
-        session_id = process.stdout.readline().strip()
+        ready, _, _ = select.select([process.stdout], [], [], 60)  # a child stuck at start must not hang the suite
+        session_id = process.stdout.readline().strip() if ready else ""
         assert session_id, "the turn never streamed"
     finally:
         process.send_signal(signal.SIGKILL)  # no cleanup runs: like a crash or a hard restart

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from google.adk.errors import StaleSessionError
 
 from streaming_core.backends import resolve_backend
 from streaming_core.errors import BackendUnavailable, ConfigurationError, InvalidInput, UnknownBackend
+from streaming_core.failures import describe_failure
 from streaming_core.inputs import check_session_id, clean_message
 from streaming_core.settings import load_settings
 
@@ -71,3 +73,9 @@ def test_unknown_backend_lists_the_valid_names() -> None:
 def test_invalid_numbers_in_settings_fail_clearly(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings({name: value})
+
+
+def test_a_conversation_written_elsewhere_meanwhile_is_a_clear_conflict() -> None:
+    error = describe_failure(StaleSessionError("The last_update_time provided in the session object is earlier"))
+
+    assert error.code == "conflict" and "another tab or client" in error.message and error.retryable
