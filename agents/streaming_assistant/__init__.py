@@ -1,1 +1,1 @@
-from . import agent
+from . import agent  # noqa: F401  (ADK finds root_agent through the package)

@@ -9,9 +9,9 @@ from pathlib import Path
 # `adk web agents` imports this package by path; make the project's core importable too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from streaming_core.agent import build_agent  # noqa: E402
-from streaming_core.backends import create_model, resolve_backend  # noqa: E402
-from streaming_core.settings import load_settings  # noqa: E402
+from streaming_core.agent import build_agent
+from streaming_core.backends import create_model, resolve_backend
+from streaming_core.settings import load_settings
 
 _settings = load_settings()
 root_agent = build_agent(
