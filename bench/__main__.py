@@ -82,8 +82,8 @@ def main(argv: list[str]) -> int:
         *(sections[title] for title in sorted(sections)),
     ]
     (DOCS / "benchmarks.md").write_text("\n".join(page))
-    missed = [target for section in results for target, met in section.targets if not met]
-    print(f"bench: wrote {DOCS / 'benchmarks.md'}; {len(missed)} target(s) missed", flush=True)
+    missed = [target for section in results for target in section.targets if not target.met]
+    print(f"bench: wrote {DOCS / 'benchmarks.md'}; {len(missed)} target(s) not met", flush=True)
     return 0
 
 

@@ -17,6 +17,7 @@ from bench.load_chart import plot_load
 from bench.report import Section, fmt_ms, fmt_us
 from bench.servers import ServerProcess, adk_server, our_server, raise_fd_limit, reply_env
 from bench.sse_clients import ADK, OURS, Protocol
+from bench.stats import Target
 
 CHUNKS, CHUNK_CHARS, CHUNK_DELAY = 100, 10, 0.01
 WARM_UP_STREAMS = 10
@@ -183,12 +184,12 @@ def _add_targets(section: Section, results: dict[Key, Level], levels: list[int])
     gap = at_gap.gap_p99()
     ratio = _ratio(ours.throughput, adk.throughput)
     section.targets += [
-        (f"0 errors at {top} streams (measured {ours.errors.total()})", not ours.errors),
-        (
+        Target.counted(f"0 errors at {top} streams (measured {ours.errors.total()})", not ours.errors),
+        Target.counted(
             f"p99 inter-chunk gap under 50 ms at {gap_level} streams (measured {fmt_ms(gap)})",
             gap is not None and gap < 0.05,
         ),
-        (
+        Target.counted(
             f"throughput at {top} streams at least ADK's own server's (measured {ratio:.2f}×; server CPU per "
             f"chunk {_ratio(_cpu_per_chunk(ours), _cpu_per_chunk(adk)):.2f}× ADK's)",
             ratio >= 1.0,

@@ -19,6 +19,7 @@ from bench.browser import (
     demo_in_chromium,
 )
 from bench.report import Section, fmt_ms
+from bench.stats import Target
 from streaming_core.assistant import APP_NAME
 from streaming_core.bridge import get_background_loop
 
@@ -90,7 +91,7 @@ def measure_first_chunk_latency(samples: int) -> Section:
         header=["turns", "added delay p50", "p95", "max"],
         rows=[[str(len(delays)), fmt_ms(p50), fmt_ms(p95), fmt_ms(max(delays))]],
     )
-    section.targets.append((f"added delay under 150 ms (p95 {p95 * 1000:.0f} ms)", p95 < 0.15))
+    section.targets.append(Target.counted(f"added delay under 150 ms (p95 {p95 * 1000:.0f} ms)", p95 < 0.15))
     section.notes.append(
         "The added delay is everything but the model: the websocket both ways, Streamlit's rerun of the chat "
         "page up to the turn (sidebar, conversation list and history read from SQLite), opening the ADK turn, "
@@ -173,7 +174,7 @@ def measure_browser_stop_latency(samples: int) -> Section:
             server_side = [fmt_ms(statistics.median(saved)), fmt_ms(_p95(saved))] if saved else ["–", "–"]
             section.rows.append([case, gc_label, fmt_ms(statistics.median(ended)), fmt_ms(_p95(ended)), *server_side])
     section.targets.append(
-        (
+        Target.counted(
             f"p95 under 0.5 s, bounded by 'run ended' with the project's config (worst p95 {worst * 1000:.0f} ms)",
             worst < 0.5 and stopped_kept,
         )

@@ -15,6 +15,7 @@ from httpx_sse import connect_sse
 from bench.report import Section, fmt_us
 from bench.servers import ServerProcess, our_server, reply_env
 from bench.sse_clients import OURS
+from bench.stats import Target
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import TextDelta
@@ -127,10 +128,12 @@ def _measure(chunks: int, repeats: int, api: ApiLayer) -> Section:
         section.rows.append([name, f"{seconds:.3f} s", fmt_us(seconds / chunks), f"{(seconds / adk - 1) * 100:+.1f}%"])
     ours = medians["+ sync bridge (stream_turn_sync)"] / adk - 1
     section.targets.append(
-        (f"normalization + bridge add ≤ 5% to the ADK runner (measured {ours * 100:+.1f}%)", ours <= 0.05)
+        Target.counted(f"normalization + bridge add ≤ 5% to the ADK runner (measured {ours * 100:+.1f}%)", ours <= 0.05)
     )
     api_overhead = medians[API_LAYER] / adk - 1
-    section.targets.append((f"the SSE API adds ≤ 25% (measured {api_overhead * 100:+.1f}%)", api_overhead <= 0.25))
+    section.targets.append(
+        Target.counted(f"the SSE API adds ≤ 25% (measured {api_overhead * 100:+.1f}%)", api_overhead <= 0.25)
+    )
     server_cpu = statistics.median(api.cpu_s[1:])  # the first was the warm-up
     section.notes.append(
         f"The SSE API's server process spent {fmt_us(server_cpu / chunks)} of CPU per chunk (median) for "

@@ -10,6 +10,7 @@ from google.adk.agents.callback_context import CallbackContext
 from google.adk.models.llm_request import LlmRequest
 
 from bench.report import Section, fmt_ms
+from bench.stats import Target
 from streaming_core.backends import local_gemma
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import Done, TextDelta
@@ -100,8 +101,12 @@ def measure_local_model(repeats: int = 5) -> Section:
         section.rows.append([name, fmt_ms(first), f"{total:.2f} s", f"{pieces:.0f}", f"{rate:.1f}"])
     (raw_first, raw_rate), (our_first, our_rate) = medians.values()
     section.targets.append(
-        (f"≥ 95% of raw pieces/s (measured {our_rate / raw_rate * 100:.1f}%)", our_rate >= 0.95 * raw_rate)
+        Target.counted(
+            f"≥ 95% of raw pieces/s (measured {our_rate / raw_rate * 100:.1f}%)", our_rate >= 0.95 * raw_rate
+        )
     )
     overhead = our_first - raw_first
-    section.targets.append((f"first-token overhead under 20 ms (measured {overhead * 1000:.1f} ms)", overhead < 0.020))
+    section.targets.append(
+        Target.counted(f"first-token overhead under 20 ms (measured {overhead * 1000:.1f} ms)", overhead < 0.020)
+    )
     return section

@@ -12,6 +12,7 @@ from google.adk.events.event import Event
 from google.genai import types
 
 from bench.report import Section
+from bench.stats import Target
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import StreamEvent, TextDelta
@@ -105,8 +106,10 @@ def measure_memory(chunks: int) -> Section:
             ["full stack with ADK Runner.run_async", f"{full_small:.1f} MB", f"{full:.1f} MB"],
         ],
     )
-    section.targets.append((f"our layers grow under 20 MB for {chunks:,} chunks (measured {ours:.1f} MB)", ours < 20))
-    section.targets.append((f"the full stack grows under 20 MB (measured {full:.1f} MB)", full < 20))
+    section.targets.append(
+        Target.counted(f"our layers grow under 20 MB for {chunks:,} chunks (measured {ours:.1f} MB)", ours < 20)
+    )
+    section.targets.append(Target.counted(f"the full stack grows under 20 MB (measured {full:.1f} MB)", full < 20))
     section.notes.append(
         "What bounds the full stack: ADK 2.13 keeps every LlmResponse of a model call, partial ones included, in "
         "its telemetry context (`google/adk/telemetry/_instrumentation.py`, `record_llm_response` appends to "

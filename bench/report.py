@@ -1,4 +1,4 @@
-"""Benchmark results as markdown: a section per measurement, with targets marked met or missed."""
+"""Benchmark results as markdown: a section per measurement, with targets marked met, missed or inconclusive."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 
+from bench.stats import Target
+
 
 @dataclass
 class Section:
@@ -14,7 +16,7 @@ class Section:
     intro: str
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
-    targets: list[tuple[str, bool]] = field(default_factory=list)  # (description, met)
+    targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
 
@@ -24,8 +26,7 @@ class Section:
         lines.append("|" + "|".join("---" for _ in self.header) + "|")
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
         lines.append("")
-        for description, met in self.targets:
-            lines.append(f"- Target: {description} — **{'met' if met else 'MISSED'}**")
+        lines += [f"- Target: {target.description} — **{target.verdict.value}**" for target in self.targets]
         lines += [f"- {note}" for note in self.notes]
         lines += [f"\n![{self.title}]({image})" for image in self.images]
         return "\n".join(lines) + "\n"

@@ -130,6 +130,11 @@ class Target:
         """`description` with the measured spread appended, judged against `limit`."""
         return cls(f"{description} (measured {spread.format(unit)})", judge(spread, limit, direction))
 
+    @classmethod
+    def counted(cls, description: str, met: bool) -> Target:
+        """A target on a count that noise cannot move (errors, lost answers): met or missed."""
+        return cls(description, Verdict.MET if met else Verdict.MISSED)
+
     @property
     def met(self) -> bool:
         return self.verdict is Verdict.MET

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backe
 
 from bench.browser import ANSWER_PREFIX, CHUNK_DELAY, CHUNK_SIZE, FIRST_CHUNK_DELAY, chat_tab, decode, demo_in_chromium
 from bench.report import Section
+from bench.stats import Target
 from streaming_core.backends.scripted import DEFAULT_TEXT
 
 CHART = "bench-websocket.png"
@@ -142,15 +143,17 @@ def measure_websocket_cost(sizes_spec: str, docs: Path) -> Section:
     ten_kb = next((turn for turn in coalesced if turn.answer_chars == 10 * 1024), None)
     if ten_kb is not None:
         mb = ten_kb.received / 1e6
-        section.targets.append((f"10 KB coalesced under 0.5 MB (measured {mb:.2f} MB)", mb < 0.5))
+        section.targets.append(Target.counted(f"10 KB coalesced under 0.5 MB (measured {mb:.2f} MB)", mb < 0.5))
     fastest = max(turn.rate for turn in coalesced)
     # 10% over 20/s allows for Playwright's delivery jitter on the timestamps.
-    section.targets.append((f"at most ~20 updates/s coalesced (measured up to {fastest:.1f}/s)", fastest <= 22))
+    section.targets.append(
+        Target.counted(f"at most ~20 updates/s coalesced (measured up to {fastest:.1f}/s)", fastest <= 22)
+    )
     if len(coalesced) > 1:
         small, large = coalesced[0], coalesced[-1]
         growth = (large.received / large.answer_chars) / (small.received / small.answer_chars)
         section.targets.append(
-            (
+            Target.counted(
                 f"coalesced cost grows linearly with the answer: bytes per answer byte at {large.answer_chars // 1024} "
                 f"KB are {growth:.2f}× those at {small.answer_chars // 1024} KB (within 0.67–1.5×)",
                 0.67 <= growth <= 1.5,
