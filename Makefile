@@ -10,7 +10,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 API_PORT ?= 8000
 SOAK_MINUTES ?= 3
 
-.PHONY: run test api bench soak lint browser clean
+.PHONY: run test api bench soak lint browser services clean
 
 run: $(RUNTIME)
 	$(BIN)/streamlit run app.py
@@ -18,7 +18,7 @@ run: $(RUNTIME)
 api: $(RUNTIME)
 	$(BIN)/uvicorn streaming_core.api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT)
 
-test: $(DEV) browser
+test: $(DEV) browser services
 	$(BIN)/python -m pytest
 
 lint: $(DEV)
@@ -27,6 +27,9 @@ lint: $(DEV)
 
 browser:
 	./scripts/install-browser.sh
+
+services:
+	./scripts/install-services.sh
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
