@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from streaming_core.api.app import DEFAULT_TOOLS, create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
-from tests.e2e.streamlit_server import free_port
+from streaming_core.testing.datastores import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ADK = Path(sys.executable).parent / "adk"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from bench.reliability_doc import write_reliability_doc
 from bench.soak import soak
-from tests.fakes.fake_gemini import FakeGeminiServer
-from tests.fakes.faults import fault_table
-from tests.reliability.paths import PATHS
+from streaming_core.testing.fake_gemini import FakeGeminiServer
+from streaming_core.testing.faults import fault_table
+from streaming_core.testing.paths import PATHS
 
 CHOSEN = {"slow", "cut mid-stream", "429 RESOURCE_EXHAUSTED"}
 SOME_FAULTS = tuple(fault for fault in fault_table(slow_s=0.3) if fault.name in CHOSEN)

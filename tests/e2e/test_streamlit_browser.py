@@ -13,8 +13,8 @@ import pytest
 from httpx_sse import connect_sse
 from playwright.sync_api import expect
 
-from tests.e2e.streamlit_browser import WATCH_ANSWER, Browser, new_tab
-from tests.e2e.streamlit_server import StreamlitServer
+from streaming_core.testing.streamlit_browser import WATCH_ANSWER, Browser, new_tab
+from streaming_core.testing.streamlit_server import StreamlitServer
 
 pytestmark = pytest.mark.browser
 
