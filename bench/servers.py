@@ -20,10 +20,11 @@ import httpx
 import psutil
 from fastapi import FastAPI
 
-from streaming_core.api.app import DEFAULT_TOOLS, create_app
+from streaming_core.api.app import create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.testing.datastores import free_port
+from streaming_core.tools import DEMO_TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
 ADK = Path(sys.executable).parent / "adk"
@@ -42,7 +43,7 @@ def bench_config(env: Mapping[str, str] = os.environ) -> AssistantConfig:
     sessions in memory on both (ADK's server gets --session_service_uri memory://)."""
     chunks, chars = int(env["BENCH_REPLY_CHUNKS"]), int(env["BENCH_REPLY_CHARS"])
     reply = ScriptedReply(text="x" * (chunks * chars), chunk_size=chars, chunk_delay=float(env["BENCH_REPLY_DELAY"]))
-    return AssistantConfig(backend="scripted", tools=DEFAULT_TOOLS, script=(reply,), persistent=False)
+    return AssistantConfig(backend="scripted", tools=DEMO_TOOLS, script=(reply,), persistent=False)
 
 
 def create_bench_app() -> FastAPI:
@@ -129,4 +130,10 @@ def our_server(env: Mapping[str, str]) -> ServerProcess:
 def adk_server(env: Mapping[str, str]) -> ServerProcess:
     command = [str(ADK), "api_server", str(ROOT / "bench" / "agents"), "--host", "127.0.0.1", "--port", "{port}"]
     command += ["--session_service_uri", "memory://", "--artifact_service_uri", "memory://", "--auto_create_session"]
-    return ServerProcess("adk api_server", command, "/list-apps", env)
+    # ADK imports the agent by path; its `bench.servers` import needs the checkout on the path.
+    return ServerProcess("adk api_server", command, "/list-apps", {**env, "PYTHONPATH": _python_path()})
+
+
+def _python_path() -> str:
+    inherited = os.environ.get("PYTHONPATH", "")
+    return f"{ROOT}{os.pathsep}{inherited}" if inherited else str(ROOT)

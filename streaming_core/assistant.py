@@ -74,8 +74,10 @@ class Assistant:
         app_name: str = APP_NAME,
         max_message_chars: int = 8000,
         clock: Clock = time.perf_counter,
+        backend: str | None = None,
     ) -> None:
         self.agent = agent
+        self.backend = backend  # the registry name of the agent's model: failures name who failed
         self.session_service = session_service
         self.app_name = app_name
         self.max_message_chars = max_message_chars
@@ -249,7 +251,7 @@ class Turn:
         except Exception as error:
             status = "error"
             await self._keep_partial(normalizer, "error", invocation_id)
-            yield describe_failure(error)
+            yield describe_failure(error, self.assistant.backend)
         yield Done(
             status=status,
             text=normalizer.text,

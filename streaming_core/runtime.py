@@ -58,4 +58,4 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
     service = create_session_service(settings.session_db if config.persistent else None)
-    return Assistant(agent, service, max_message_chars=settings.max_message_chars)
+    return Assistant(agent, service, max_message_chars=settings.max_message_chars, backend=choice.name)

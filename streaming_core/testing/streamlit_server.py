@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from streaming_core.backends import GEMINI_KEY_VARIABLES
 from streaming_core.errors import ConfigurationError
-from streaming_core.settings import GEMINI_KEY_VARIABLES
 from streaming_core.testing.datastores import free_port
 
 _START_TIMEOUT_S = 60.0

@@ -28,7 +28,8 @@ def adk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"{ADK} is missing; install google-adk")
     port = free_port()
     log = tmp_path_factory.mktemp("adk") / "api_server.log"
-    env = {**os.environ, "STREAMING_BACKEND": "scripted"}
+    # ADK imports agents/ by path and streaming_core by name: from this checkout, whatever is installed.
+    env = {**os.environ, "STREAMING_BACKEND": "scripted", "PYTHONPATH": str(ROOT)}
     command = [str(ADK), "api_server", "agents", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--session_service_uri", "memory://", "--artifact_service_uri", "memory://"]  # no .adk/ files
     with log.open("wb") as output:
