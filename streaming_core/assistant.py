@@ -242,15 +242,15 @@ class Turn:
                 yield normalizer.failure_event
         except TimeoutError:
             status = "timeout"
-            await self._keep_partial(normalizer, "timeout", invocation_id)
+            await self.keep_partial(normalizer, "timeout", invocation_id)
             kept = "the partial answer is kept" if normalizer.text else "no answer had started"
             yield StreamError("timeout", f"Timed out after {timeout_s:g} s; {kept}.")
         except (asyncio.CancelledError, GeneratorExit):
-            await self._keep_partial(normalizer, "stopped", invocation_id)
+            await self.keep_partial(normalizer, "stopped", invocation_id)
             raise
         except Exception as error:
             status = "error"
-            await self._keep_partial(normalizer, "error", invocation_id)
+            await self.keep_partial(normalizer, "error", invocation_id)
             yield describe_failure(error, self.assistant.backend)
         yield Done(
             status=status,
@@ -261,7 +261,7 @@ class Turn:
             tool_calls=tuple(normalizer.tool_calls),
         )
 
-    async def _keep_partial(self, normalizer: EventNormalizer, reason: str, invocation_id: str) -> None:
+    async def keep_partial(self, normalizer: EventNormalizer, reason: str, invocation_id: str) -> None:
         """Saves streamed text whose final event never came, marked as cut off, so it stays in
         the conversation (ADK persists only final events)."""
         text = normalizer.unconfirmed_text
