@@ -38,11 +38,11 @@ from streaming_core.sessions import (
     title_from_events,
     title_of,
 )
+from streaming_core.visitors import DEFAULT_USER
 
 logger = logging.getLogger(__name__)
 
 APP_NAME = "adk_streaming_lab"
-DEFAULT_USER = "demo-user"
 
 
 def parse_mode(mode: StreamingMode | str) -> StreamingMode:
