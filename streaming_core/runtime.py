@@ -57,6 +57,15 @@ def get_assistant(config: AssistantConfig = AssistantConfig(), settings: Setting
         return assistant
 
 
+def forget_assistants(config: AssistantConfig) -> None:
+    """Drops the cached assistants of `config` on every loop, so the next turn builds one from the
+    environment as it is now (tests that point a configuration at another server). Turns in
+    progress keep the assistant they have."""
+    with _cache_lock:
+        for per_loop in _cache.values():
+            per_loop.pop(config, None)
+
+
 def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
     choice = resolve_backend(config.backend, settings)
     model = create_model(choice.name, settings, script=config.script)

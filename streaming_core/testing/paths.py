@@ -21,7 +21,7 @@ from google.adk.models.google_llm import Gemini
 
 from streaming_core.api.limits import ApiLimits
 from streaming_core.events import Done, Heartbeat, StreamError
-from streaming_core.runtime import AssistantConfig
+from streaming_core.runtime import AssistantConfig, forget_assistants
 from streaming_core.settings import load_settings
 from streaming_core.sync_api import stream_turn_sync
 from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario, fake_gemini_environment
@@ -40,12 +40,17 @@ API_LIMITS = ApiLimits(max_streams_per_client=1000, rate_per_minute=1_000_000, m
 
 @contextmanager
 def gemini_for_paths(sessions: Path, *, keep: int | None = None) -> Iterator[FakeGeminiServer]:
-    """One fake Gemini for both paths, in the environment before any assistant exists, with the core
-    path's SQLite file under `sessions`. The core path's assistant is cached for the process, so the
-    Gemini address and SESSION_DB it was built with must stay valid for as long as it is used."""
+    """One fake Gemini for both paths, in the environment before the core path's assistant is built,
+    with the core path's SQLite file under `sessions`. That assistant is cached (runtime) with the
+    Gemini address and SESSION_DB it was built with, so it is forgotten on entry and on exit: each
+    fake gets its own, and none outlives its fake."""
     with pytest.MonkeyPatch.context() as patch, fake_gemini_environment(patch, keep=keep) as server:
         patch.setenv("SESSION_DB", str(sessions / "core.db"))
-        yield server
+        forget_assistants(CORE_CONFIG)
+        try:
+            yield server
+        finally:
+            forget_assistants(CORE_CONFIG)
 
 
 def ask_core(timeout_s: float, mode: str = "sse") -> Ask:

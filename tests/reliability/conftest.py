@@ -19,6 +19,6 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="package")
 def gemini(sessions: Path) -> Iterator[FakeGeminiServer]:
-    """Package-wide, not per test: the core path's assistant is cached for the process (`gemini_for_paths`)."""
+    """Package-wide, not per test: one fake for the core path's cached assistant (`gemini_for_paths`)."""
     with gemini_for_paths(sessions) as server:
         yield server
