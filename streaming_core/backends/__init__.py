@@ -120,7 +120,7 @@ def describe_unexpected(label: str) -> Callable[[BaseException], StreamError]:
 
     def describe(error: BaseException) -> StreamError:
         logger.warning("unexpected failure of the %s: %s", label, type(error).__name__)
-        return StreamError("unknown", f"The {label} failed ({type(error).__name__}) — try again.")
+        return StreamError("unknown", f"The {label} failed ({type(error).__name__}).")
 
     return describe
 

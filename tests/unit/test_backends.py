@@ -102,4 +102,4 @@ def test_an_unexpected_gemini_failure_is_described_by_the_gemini_backend() -> No
 def test_a_failure_of_an_unnamed_model_says_the_model_failed() -> None:
     error = describe_failure(RuntimeError("boom"))
 
-    assert error.message == "The model failed (RuntimeError) — try again."
+    assert error.message == "The model failed (RuntimeError)."
