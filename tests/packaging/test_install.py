@@ -21,7 +21,8 @@ from streaming_core.backends.scripted import DEFAULT_TEXT
 from streaming_core.testing.processes import ServerProcess
 from streaming_core.testing.sse import SseReply, read_sse
 
-pytestmark = pytest.mark.packaging
+# The install may download every dependency on a machine with an empty pip cache.
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(1500)]
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "Does the installed API stream?"
 
