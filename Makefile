@@ -16,7 +16,7 @@ run: $(RUNTIME)
 	$(BIN)/streamlit run app.py
 
 api: $(RUNTIME)
-	$(BIN)/uvicorn streaming_core.api.app:create_app --factory --host 127.0.0.1 --port $(API_PORT)
+	$(BIN)/python -m streaming_core.api --host 127.0.0.1 --port $(API_PORT)
 
 test: $(DEV) browser services
 	$(BIN)/python -m pytest
@@ -35,11 +35,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME): requirements.txt | $(VENV)/bin/python
+# requirements.txt installs this project (editable) with the local model: pins are in pyproject.toml.
+$(RUNTIME): requirements.txt pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install -r requirements.txt
 	touch $@
 
-$(DEV): requirements.txt requirements-dev.txt $(RUNTIME)
+$(DEV): requirements-dev.txt pyproject.toml $(RUNTIME)
 	$(BIN)/python -m pip install -r requirements-dev.txt
 	touch $@
 

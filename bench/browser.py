@@ -11,9 +11,8 @@ from typing import Any
 
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.streamlit_browser import Browser
-from tests.e2e.streamlit_server import StreamlitServer
+from streaming_core.testing.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, Browser
+from streaming_core.testing.streamlit_server import StreamlitServer
 
 # The sidebar's scripted-model knobs (ui/sidebar.py), by label.
 CHUNK_SIZE = "Characters per chunk"
@@ -74,7 +73,7 @@ def demo_in_chromium(**env: str) -> Iterator[tuple[StreamlitServer, Any]]:
 
     with (
         tempfile.TemporaryDirectory() as workdir,
-        StreamlitServer(Path(workdir), **env) as server,
+        StreamlitServer(Path(workdir), env) as server,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bench.report import fmt_ms, machine_description
 from bench.traffic import Traffic
-from tests.fakes.faults import Fault
-from tests.reliability.paths import PATHS
-from tests.reliability.resources import Resources
+from streaming_core.testing.faults import Fault
+from streaming_core.testing.paths import PATHS
+from streaming_core.testing.resources import Resources
 
 
 @dataclass(frozen=True, slots=True)

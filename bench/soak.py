@@ -18,16 +18,14 @@ from dataclasses import astuple, replace
 from pathlib import Path
 
 import httpx
-import pytest
 
 from bench.reliability_doc import Cell, SoakResult, write_reliability_doc
 from bench.traffic import Traffic
-from tests.conftest import SENTINEL_KEY, fake_gemini_environment
-from tests.e2e.conftest import ApiServer, wait_until
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
-from tests.fakes.faults import ANSWER, FAULTS, PROMPT, Fault, fault_table, outcome, problems
-from tests.reliability.paths import API_LIMITS, PATHS, gemini_api, observe, open_path, post_turn
-from tests.reliability.resources import Resources, growth_after_settling, measure
+from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer, Scenario
+from streaming_core.testing.faults import ANSWER, FAULTS, PROMPT, Fault, fault_table, outcome, problems
+from streaming_core.testing.paths import API_LIMITS, PATHS, gemini_api, gemini_for_paths, observe, open_path, post_turn
+from streaming_core.testing.resources import Resources, growth_after_settling, measure
+from streaming_core.testing.servers import ApiServer, wait_until
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TURN_TIMEOUT_S = 3.0  # the soak server's turn limit: silent models reach it, answers never come close
@@ -138,12 +136,7 @@ def main() -> int:
     logging.getLogger("google_adk").setLevel(logging.CRITICAL)  # every fault logs ADK's traceback
     minutes = float(os.environ.get("SOAK_MINUTES", "3"))
     clients = int(os.environ.get("SOAK_CLIENTS", "4"))
-    with (
-        tempfile.TemporaryDirectory(prefix="soak-") as folder,
-        pytest.MonkeyPatch.context() as patch,
-        fake_gemini_environment(patch, keep=100) as fake,
-    ):
-        patch.setenv("SESSION_DB", str(Path(folder) / "core.db"))
+    with tempfile.TemporaryDirectory(prefix="soak-") as folder, gemini_for_paths(Path(folder), keep=100) as fake:
         print(f"soak: fault matrix, then {minutes:g} min of traffic from {clients} clients ...", flush=True)
         result = soak(fake, Path(folder), minutes * 60, clients=clients)
     target = write_reliability_doc(result, DOCS / "reliability.md", command=f"SOAK_MINUTES={minutes:g} make soak")

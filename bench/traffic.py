@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from httpx_sse import ServerSentEvent
 
 from streaming_core.api.encoding import DONE_DATA
-from tests.e2e.conftest import SseReply
-from tests.fakes.faults import Fault, answer_problems
-from tests.reliability.paths import answer_from
+from streaming_core.testing.faults import Fault, answer_problems
+from streaming_core.testing.paths import answer_from
+from streaming_core.testing.sse import SseReply
 
 
 @dataclass

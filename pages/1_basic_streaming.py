@@ -41,9 +41,10 @@ st.markdown(
     "so this demo covers SSE and NONE."
 )
 ui.show_source(
+    ui.stream_answer,
     stream_turn_sync,
     parse_mode,
-    EventNormalizer._confirm,
+    EventNormalizer.confirm_final,
     adk_note=(
         "The tutorial prints the text of every event `run_async` yields. In SSE mode ADK yields "
         "`partial=True` events with small deltas and then one final event that repeats the *whole* "

@@ -13,7 +13,7 @@ context = ui.setup_page(
 ui.show_source(
     Assistant.history,
     messages_from_events,
-    Turn._keep_partial,
+    Turn.keep_partial,
     adk_note=(
         "ADK writes only final events to the session, so an answer cut off by Stop would vanish from "
         "memory: its final event never comes. The core appends the streamed part itself, marked "

@@ -17,7 +17,7 @@ if message:
 
 ui.show_source(
     aggregate,
-    EventNormalizer._confirm,
+    EventNormalizer.confirm_final,
     adk_note=(
         "The tutorial concatenates the text of every event, which in SSE mode includes ADK's final "
         "event: the result holds the answer twice. Here only partial deltas are joined and ADK's final "

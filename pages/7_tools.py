@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from streaming_core.agent import build_agent
-from streaming_core.tools import convert_units, get_current_time
+from streaming_core.tools import DEMO_TOOLS, convert_units, get_current_time
 
 EXAMPLES = {  # what to ask, and the call the scripted model makes for it
     "What time is it in Tokyo?": ("get_current_time", {"timezone": "Asia/Tokyo"}),
@@ -33,9 +33,9 @@ if scripted:
         function_call=EXAMPLES[message or next(iter(EXAMPLES))],
         text="The tool returned {tool_result}, so that is the answer to “{message}”.",
     )
-    config = context.config(backend="scripted", tools=ui.ALL_TOOLS, script=(reply,))
+    config = context.config(backend="scripted", tools=DEMO_TOOLS, script=(reply,))
 else:
-    config = context.config(tools=ui.ALL_TOOLS)
+    config = context.config(tools=DEMO_TOOLS)
     message = ui.prompt_form(
         "tools", "What time is it in Tokyo, and how many miles is 10 km?", context.settings.max_message_chars
     )

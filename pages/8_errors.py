@@ -36,7 +36,7 @@ if text := message or retry:
 
 ui.show_source(
     describe_failure,
-    EventNormalizer._error,
+    EventNormalizer.report_error,
     adk_note=(
         "When the model raises, ADK first yields an event with `error_code`/`error_message` and then "
         "re-raises, so the tutorial's loop dies with a traceback and loses the text it printed. The "

@@ -10,15 +10,19 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.streamlit_server import ROOT, StreamlitServer
+from streaming_core.testing.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, IDLE
+from streaming_core.testing.streamlit_server import StreamlitServer
 
+ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "screenshot-chat.png"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as workdir, StreamlitServer(Path(workdir)) as server, sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        StreamlitServer(Path(workdir), checkout=ROOT) as server,
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{server.url}/chat")

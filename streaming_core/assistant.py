@@ -38,11 +38,11 @@ from streaming_core.sessions import (
     title_from_events,
     title_of,
 )
+from streaming_core.visitors import DEFAULT_USER
 
 logger = logging.getLogger(__name__)
 
 APP_NAME = "adk_streaming_lab"
-DEFAULT_USER = "demo-user"
 
 
 def parse_mode(mode: StreamingMode | str) -> StreamingMode:
@@ -74,8 +74,10 @@ class Assistant:
         app_name: str = APP_NAME,
         max_message_chars: int = 8000,
         clock: Clock = time.perf_counter,
+        backend: str | None = None,
     ) -> None:
         self.agent = agent
+        self.backend = backend  # the registry name of the agent's model: failures name who failed
         self.session_service = session_service
         self.app_name = app_name
         self.max_message_chars = max_message_chars
@@ -240,16 +242,16 @@ class Turn:
                 yield normalizer.failure_event
         except TimeoutError:
             status = "timeout"
-            await self._keep_partial(normalizer, "timeout", invocation_id)
+            await self.keep_partial(normalizer, "timeout", invocation_id)
             kept = "the partial answer is kept" if normalizer.text else "no answer had started"
             yield StreamError("timeout", f"Timed out after {timeout_s:g} s; {kept}.")
         except (asyncio.CancelledError, GeneratorExit):
-            await self._keep_partial(normalizer, "stopped", invocation_id)
+            await self.keep_partial(normalizer, "stopped", invocation_id)
             raise
         except Exception as error:
             status = "error"
-            await self._keep_partial(normalizer, "error", invocation_id)
-            yield describe_failure(error)
+            await self.keep_partial(normalizer, "error", invocation_id)
+            yield describe_failure(error, self.assistant.backend)
         yield Done(
             status=status,
             text=normalizer.text,
@@ -259,7 +261,7 @@ class Turn:
             tool_calls=tuple(normalizer.tool_calls),
         )
 
-    async def _keep_partial(self, normalizer: EventNormalizer, reason: str, invocation_id: str) -> None:
+    async def keep_partial(self, normalizer: EventNormalizer, reason: str, invocation_id: str) -> None:
         """Saves streamed text whose final event never came, marked as cut off, so it stays in
         the conversation (ADK persists only final events)."""
         text = normalizer.unconfirmed_text

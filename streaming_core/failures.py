@@ -1,19 +1,22 @@
-"""Exceptions from any backend -> StreamError with a human message and no traceback."""
+"""Exceptions from any backend -> StreamError with a human message and no traceback.
+
+Failures every backend shares (a ModelError, the session store, a stale session) are described
+here; anything else is described by the backend that failed (its registry record's `describe`).
+"""
 
 from __future__ import annotations
 
-import logging
-
 from google.adk.errors import StaleSessionError
 
-from streaming_core.backends.gemini import describe_gemini_error
+from streaming_core.backends import backend_named, describe_unexpected
 from streaming_core.errors import ModelError, SessionStoreUnavailable
 from streaming_core.events import StreamError
 
-logger = logging.getLogger(__name__)
+_describe_unknown_model = describe_unexpected("model")
 
 
-def describe_failure(error: BaseException) -> StreamError:
+def describe_failure(error: BaseException, backend: str | None = None) -> StreamError:
+    """The StreamError a person sees for `error`, raised while `backend` (a registry name) answered."""
     if isinstance(error, ModelError):
         return StreamError(error.code, error.message, error.retryable, error.retry_after)
     if isinstance(error, SessionStoreUnavailable):
@@ -25,7 +28,6 @@ def describe_failure(error: BaseException) -> StreamError:
             "the answer is kept — reload the conversation and continue.",
             retryable=True,
         )
-    failure = describe_gemini_error(error)
-    if failure.code == "unknown":
-        logger.warning("unexpected failure inside a stream: %s", type(error).__name__)
-    return StreamError(failure.code, failure.message, failure.retryable, failure.retry_after)
+    if backend is None:
+        return _describe_unknown_model(error)
+    return backend_named(backend).describe(error)

@@ -87,12 +87,12 @@ class EventNormalizer:
 
     def _final(self, event: Event) -> Iterator[StreamEvent]:
         if not _parts(event):  # an error or bookkeeping event: streamed text stays unconfirmed
-            yield from self._error(event)
+            yield from self.report_error(event)
             return
         streamed, self._streamed = "".join(self._streamed), []
         final_text = "".join(_texts(event))
         if final_text:
-            yield from self._confirm(streamed, final_text)
+            yield from self.confirm_final(streamed, final_text)
         for part in _parts(event):
             if part.function_call is not None:
                 call = part.function_call
@@ -101,9 +101,12 @@ class EventNormalizer:
                 response = part.function_response
                 yield ToolResult(name=response.name or "", response=_as_dict(response.response), call_id=response.id)
         if not final_text:
-            yield from self._error(event)
+            yield from self.report_error(event)
 
-    def _error(self, event: Event) -> Iterator[StreamError]:
+    def report_error(self, event: Event) -> Iterator[StreamError]:
+        """The StreamError an ADK event with `error_code` stands for. A stop reason (SAFETY, MAX_TOKENS,
+        ...) is yielded at once; a model failure or an empty answer is held in `failure_event` until
+        the stream ends, because ADK re-raises after the event and the exception may say more."""
         if not event.error_code:
             return
         if str(event.error_code) in types.FinishReason.__members__:
@@ -113,7 +116,10 @@ class EventNormalizer:
         else:
             self._failure = StreamError("model", event.error_message or str(event.error_code))
 
-    def _confirm(self, streamed: str, final_text: str) -> Iterator[TextDelta]:
+    def confirm_final(self, streamed: str, final_text: str) -> Iterator[TextDelta]:
+        """Treats ADK's final event as confirmation of the `streamed` deltas, not as more text: yields
+        only a tail the deltas missed (all of it in NONE mode) and records in `matches_final` whether
+        the final text repeated what streamed."""
         if final_text.startswith(streamed):
             # Nothing streamed (NONE mode) or the final carries a tail the deltas missed.
             if tail := final_text[len(streamed) :]:

@@ -1,8 +1,10 @@
-"""Process-wide assistants, one per configuration and event loop.
+"""Process-wide assistants, one per configuration and event loop, the most recently used few kept.
 
 ADK's Gemini client and the SQLite session service bind to the loop that first uses them,
 so each loop (the background loop of the Streamlit app, uvicorn's loop for the API) gets
-its own Assistant; the local Gemma weights are still loaded once per process.
+its own Assistant; the local Gemma weights are still loaded once per process. Every temperature
+or token limit a visitor picks is another configuration, so each loop keeps only the
+ASSISTANTS_PER_LOOP most recently used (a turn in progress keeps its own reference).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from streaming_core.agent import build_agent
@@ -32,20 +35,35 @@ class AssistantConfig:
     persistent: bool = True  # SQLite sessions; False keeps them in memory (tests)
 
 
-_cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[AssistantConfig, Assistant]] = (
+ASSISTANTS_PER_LOOP = 8
+_cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OrderedDict[AssistantConfig, Assistant]] = (
     weakref.WeakKeyDictionary()
 )
 _cache_lock = threading.Lock()
 
 
 def get_assistant(config: AssistantConfig = AssistantConfig(), settings: Settings | None = None) -> Assistant:
-    """The Assistant for `config` on the running loop, built on first use."""
+    """The Assistant for `config` on the running loop, built on first use; the least recently used
+    one is dropped when the loop holds more than ASSISTANTS_PER_LOOP."""
     loop = asyncio.get_running_loop()
     with _cache_lock:
-        per_loop = _cache.setdefault(loop, {})
-        if config not in per_loop:
-            per_loop[config] = build_assistant(config, settings or load_settings())
-        return per_loop[config]
+        per_loop = _cache.setdefault(loop, OrderedDict())
+        if config in per_loop:
+            per_loop.move_to_end(config)
+            return per_loop[config]
+        assistant = per_loop[config] = build_assistant(config, settings or load_settings())
+        while len(per_loop) > ASSISTANTS_PER_LOOP:
+            per_loop.popitem(last=False)
+        return assistant
+
+
+def forget_assistants(config: AssistantConfig) -> None:
+    """Drops the cached assistants of `config` on every loop, so the next turn builds one from the
+    environment as it is now (tests that point a configuration at another server). Turns in
+    progress keep the assistant they have."""
+    with _cache_lock:
+        for per_loop in _cache.values():
+            per_loop.pop(config, None)
 
 
 def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
@@ -58,4 +76,4 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
     service = create_session_service(settings.session_db if config.persistent else None)
-    return Assistant(agent, service, max_message_chars=settings.max_message_chars)
+    return Assistant(agent, service, max_message_chars=settings.max_message_chars, backend=choice.name)

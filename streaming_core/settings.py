@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from streaming_core.backends import AUTO, BACKEND_CHOICES, gemini_credentials
 from streaming_core.errors import ConfigurationError
 
-BACKEND_NAMES = ("auto", "gemini", "local", "scripted")
-GEMINI_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")
 # LlmAgent.DEFAULT_MODEL in google-adk 2.13.
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"
 
@@ -21,9 +20,9 @@ N = TypeVar("N", int, float)
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    backend: str = "auto"
+    backend: str = AUTO
     gemini_model: str = DEFAULT_GEMINI_MODEL
-    gemini_configured: bool = False
+    gemini_configured: bool = False  # backends.gemini_credentials: a key, or Vertex AI switched on
     session_db: Path = Path(".data/sessions.db")
     local_model_dir: Path = Path.home() / ".cache" / "adk-streaming-lab"
     max_message_chars: int = 8000
@@ -42,16 +41,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR, the input and sampling
     limits, STREAM_UPDATE_INTERVAL_S and TURN_TIMEOUT_SECONDS."""
     env = os.environ if env is None else env
-    backend = env.get("STREAMING_BACKEND", "auto").strip().lower() or "auto"
-    if backend not in BACKEND_NAMES:
+    backend = env.get("STREAMING_BACKEND", AUTO).strip().lower() or AUTO
+    if backend not in BACKEND_CHOICES:
         raise ConfigurationError(
-            f"STREAMING_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKEND_NAMES)}."
+            f"STREAMING_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKEND_CHOICES)}."
         )
     defaults = Settings()
     return Settings(
         backend=backend,
         gemini_model=env.get("GEMINI_MODEL", "").strip() or DEFAULT_GEMINI_MODEL,
-        gemini_configured=any(env.get(name, "").strip() for name in GEMINI_KEY_VARIABLES),
+        gemini_configured=gemini_credentials(env),
         session_db=Path(env.get("SESSION_DB", "") or defaults.session_db),
         local_model_dir=Path(env.get("LOCAL_MODEL_DIR", "") or defaults.local_model_dir).expanduser(),
         max_message_chars=env_number(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, int, 1, 1_000_000),

@@ -7,10 +7,11 @@ from typing import TypeVar
 
 from google.adk.agents.run_config import StreamingMode
 
-from streaming_core.assistant import DEFAULT_USER, Assistant
+from streaming_core.assistant import Assistant
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import Heartbeat, StreamEvent
 from streaming_core.runtime import AssistantConfig, get_assistant
+from streaming_core.visitors import DEFAULT_USER
 
 T = TypeVar("T")
 

@@ -49,3 +49,4 @@ TOOLS: dict[str, Callable[..., dict[str, Any]]] = {
     "get_current_time": get_current_time,
     "convert_units": convert_units,
 }
+DEMO_TOOLS = tuple(TOOLS)  # the agent every surface serves: the API, `adk api_server agents`, the benchmarks

@@ -14,6 +14,9 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 VISITOR_COOKIE = "adk_user"
+# Whose conversations a caller that names no user gets: library calls, and API clients that send
+# neither X-User-Id nor the visitor cookie (curl). Pages always have a visitor id.
+DEFAULT_USER = "demo-user"
 _GIVEN = "adk_visitor_given"  # scope key: an outer server already gave this request a cookie
 _USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 

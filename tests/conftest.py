@@ -3,34 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
-from tests.fakes.fake_gemini import FakeGeminiServer
-
-SENTINEL_KEY = "test-key-SENTINEL-123"
-GENAI_VARIABLES = (
-    "GEMINI_API_KEY",
-    "GOOGLE_GENAI_USE_VERTEXAI",
-    "GOOGLE_GENAI_USE_ENTERPRISE",
-    "GOOGLE_GENAI_API_VERSION",
-    "GOOGLE_CLOUD_PROJECT",
-    "GOOGLE_CLOUD_LOCATION",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-)
-
-
-@contextmanager
-def fake_gemini_environment(patch: pytest.MonkeyPatch, *, keep: int | None = None) -> Iterator[FakeGeminiServer]:
-    """A local Gemini REST endpoint that google-genai's variables point at, with SENTINEL_KEY."""
-    # Set before any model exists: ADK builds its genai client, which reads these, on first use.
-    for name in GENAI_VARIABLES:
-        patch.delenv(name, raising=False)
-    with FakeGeminiServer(keep=keep) as server:
-        patch.setenv("GOOGLE_GEMINI_BASE_URL", server.base_url)
-        patch.setenv("GOOGLE_API_KEY", SENTINEL_KEY)
-        yield server
+from streaming_core.testing.fake_gemini import FakeGeminiServer, fake_gemini_environment
 
 
 @pytest.fixture

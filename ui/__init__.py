@@ -2,7 +2,7 @@
 that imports streamlit. Pages call `setup_page` first, then one streaming helper."""
 
 from ui.aggregation import collect_with_status, show_aggregation
-from ui.context import ALL_TOOLS, FAULTS, PageContext, with_fault
+from ui.context import FAULTS, PageContext, with_fault
 from ui.conversations import chat_turn, conversation_sidebar, show_history, show_last_turn
 from ui.inputs import chat_prompt, choice_form, prompt_form, retry_button, retry_requested
 from ui.live import LiveProgress
@@ -16,7 +16,6 @@ from ui.streaming import StreamOutcome, collect_answer, scripted_log, stream_ans
 from ui.tools import ToolTimeline
 
 __all__ = [
-    "ALL_TOOLS",
     "FAULTS",
     "PATTERNS",
     "LiveProgress",

@@ -12,10 +12,8 @@ from streamlit.delta_generator import DeltaGenerator
 from streaming_core.backends.scripted import DEFAULT_TEXT, ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from streaming_core.tools import TOOLS
 
 Mode: TypeAlias = Literal["sse", "none"]
-ALL_TOOLS = tuple(TOOLS)
 
 FAULTS = {
     "none": "No fault",

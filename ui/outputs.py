@@ -3,31 +3,17 @@ that breaks on purpose to show that the others keep going."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import streamlit as st
 
+from streaming_core.api.encoding import event_payload
 from streaming_core.events import Done, Heartbeat, StreamEvent, TextDelta
 from streaming_core.patterns import FanOutReport, Output, fan_out
 from ui.live import Throttle
 from ui.streaming import Events
-
-
-def event_record(event: StreamEvent) -> dict[str, Any]:
-    """A JSON-ready dict: the event's wire name and fields (Done carries the scalar metrics)."""
-    record: dict[str, Any] = {"kind": event.kind}
-    for item in dataclasses.fields(event):
-        value = getattr(event, item.name)
-        if isinstance(event, Done) and item.name == "metrics":
-            value = event.metrics.as_dict()
-        elif isinstance(event, Done) and item.name == "tool_calls":
-            value = [dataclasses.asdict(call) for call in event.tool_calls]
-        record[item.name] = value
-    return record
 
 
 class Transcript:
@@ -49,7 +35,8 @@ class JsonLinesLog:
         self.lines: list[str] = []
 
     def __call__(self, event: StreamEvent) -> None:
-        record = {"t": round(time.perf_counter() - self._start, 4), **event_record(event)}
+        # The SSE API's payload, so a logged event reads as it would on the wire.
+        record = {"t": round(time.perf_counter() - self._start, 4), "kind": event.kind, **event_payload(event)}
         self.lines.append(json.dumps(record, ensure_ascii=False, default=str))
 
     @property
@@ -137,4 +124,4 @@ def _describe(event: StreamEvent) -> str:
         return f"chunk  {len(event.text):>4} chars"
     if isinstance(event, Done):
         return f"done   {event.status}, {event.metrics.chunk_count} chunks"
-    return f"{event.kind:<6} {json.dumps(event_record(event), default=str)[:80]}"
+    return f"{event.kind:<6} {json.dumps(event_payload(event), default=str)[:80]}"

@@ -5,20 +5,20 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from streaming_core.backends import resolve_backend
+from streaming_core.backends import AUTO, BACKEND_CHOICES, BACKENDS, resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
-from streaming_core.settings import BACKEND_NAMES, Settings
+from streaming_core.settings import Settings
 from ui.context import FAULTS, PageContext, demo_reply, with_fault
 from ui.navigation import render_menu
 
 CONTEXT_KEY = "page_context"
-_BACKEND_LABELS = {
-    "auto": "Auto",
-    "gemini": "Gemini",
-    "local": "Local Gemma 3 270M",
-    "scripted": "Scripted (deterministic)",
-}
+
+
+def backend_option(name: str) -> str:
+    """How the backend radio names a choice: the registry's label, capitalised."""
+    label = "auto" if name == AUTO else BACKENDS[name].label
+    return label[:1].upper() + label[1:]
 
 
 def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext:
@@ -29,9 +29,9 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         st.header("Model")
         requested = st.radio(
             "Backend",
-            BACKEND_NAMES,
-            index=BACKEND_NAMES.index(settings.backend),
-            format_func=_BACKEND_LABELS.__getitem__,
+            BACKEND_CHOICES,
+            index=BACKEND_CHOICES.index(settings.backend),
+            format_func=backend_option,
             key="backend",
             help="Auto uses Gemini when an API key is set, otherwise the local Gemma model.",
         )

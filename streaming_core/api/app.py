@@ -23,12 +23,12 @@ from streaming_core.backends import resolve_backend
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
+from streaming_core.tools import DEMO_TOOLS
 from streaming_core.visitors import VisitorCookieMiddleware
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
-DEFAULT_TOOLS = ("get_current_time", "convert_units")  # the same agent as `adk api_server agents`
+STATIC_DIR = Path(__file__).resolve().parent / "static"  # package data: shipped in the wheel
 
 # The page loads only its own script and talks only to its own origin; model text is
 # inserted with textContent, and this is the second line of defence against injection.
@@ -50,7 +50,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings()
     limits = limits or load_limits()
-    config = config or AssistantConfig(backend=settings.backend, tools=DEFAULT_TOOLS)
+    config = config or AssistantConfig(backend=settings.backend, tools=DEMO_TOOLS)
     api = ApiContext(config, settings, limits, ClientLimiter(limits))
 
     @asynccontextmanager

@@ -17,10 +17,9 @@ from urllib.parse import unquote_to_bytes
 from fastapi import Request
 
 from streaming_core.errors import InvalidInput
-from streaming_core.visitors import VISITOR_COOKIE, is_valid_user_id
+from streaming_core.visitors import DEFAULT_USER, VISITOR_COOKIE, is_valid_user_id
 
 USER_HEADER = "X-User-Id"
-DEFAULT_API_USER = "api-user"
 
 
 class PayloadTooLarge(InvalidInput):
@@ -34,7 +33,7 @@ class StreamRequest:
 
 
 def user_id_for(request: Request) -> str:
-    raw = request.headers.get(USER_HEADER) or request.cookies.get(VISITOR_COOKIE) or DEFAULT_API_USER
+    raw = request.headers.get(USER_HEADER) or request.cookies.get(VISITOR_COOKIE) or DEFAULT_USER
     if not is_valid_user_id(raw):
         raise InvalidInput(f"Malformed user id: {USER_HEADER} takes 1 to 64 letters, digits or . _ @ -.")
     return raw

@@ -16,11 +16,10 @@ from google.adk.models.google_llm import Gemini
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from streaming_core.backends import API_KEY_VARIABLES, NO_GEMINI_CREDENTIALS, gemini_credentials
 from streaming_core.errors import BackendUnavailable, ModelError
 from streaming_core.settings import DEFAULT_GEMINI_MODEL
 
-API_KEY_VARIABLES: Final = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
-_VERTEX_VARIABLES: Final = ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE")
 _REDACTED: Final = "[redacted]"
 _SECRET_PATTERNS: Final = (
     re.compile(r"(?i)([?&]key=)[^&\s'\"]+"),
@@ -57,14 +56,8 @@ def create_gemini(model_name: str = DEFAULT_GEMINI_MODEL) -> Gemini:
     """
     if not model_name.strip():
         raise BackendUnavailable("The Gemini model name is empty; set GEMINI_MODEL, e.g. " + DEFAULT_GEMINI_MODEL)
-    has_key = any(os.environ.get(name, "").strip() for name in API_KEY_VARIABLES)
-    # Parsed exactly as google-genai does: no strip, only "true" or "1".
-    uses_vertex = any(os.environ.get(name, "").lower() in ("1", "true") for name in _VERTEX_VARIABLES)
-    if not (has_key or uses_vertex):
-        raise BackendUnavailable(
-            "Gemini needs an API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), "
-            "or GOOGLE_GENAI_USE_VERTEXAI=true with a Google Cloud project."
-        )
+    if not gemini_credentials(os.environ):
+        raise BackendUnavailable(NO_GEMINI_CREDENTIALS)
     return Gemini(model=model_name.strip(), retry_options=RETRY_OPTIONS)
 
 

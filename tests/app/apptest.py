@@ -10,19 +10,10 @@ from streamlit.testing.v1 import AppTest
 from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
 from streaming_core.runtime import AssistantConfig
 from streaming_core.sync_api import call_assistant
+from ui.navigation import PATTERNS
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
-PAGES = [
-    "pages/1_basic_streaming.py",
-    "pages/2_chat.py",
-    "pages/3_aggregation.py",
-    "pages/4_progress.py",
-    "pages/5_multi_output.py",
-    "pages/6_timeout.py",
-    "pages/7_tools.py",
-    "pages/8_errors.py",
-    "pages/9_sse_api.py",
-]
+PAGES = [pattern.path for pattern in PATTERNS]  # the router's registry, not a copy of it
 
 
 class Page:

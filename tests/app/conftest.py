@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming_core.settings import GEMINI_KEY_VARIABLES
+from streaming_core.backends import GEMINI_KEY_VARIABLES
 
 
 @pytest.fixture(scope="package", autouse=True)

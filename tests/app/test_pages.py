@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from streaming_core.backends import BACKENDS
 from tests.app.apptest import PAGES, Page, script_log
+from ui.sidebar import backend_option
 
 QUESTION = "Explain streaming"
 ANSWER_START = f"You asked: {QUESTION}"
@@ -25,6 +27,24 @@ def test_sidebar_says_why_auto_picked_the_backend() -> None:
 
     captions = [caption.value for caption in page.at.sidebar.caption]
     assert any("no API key: using local Gemma 3 270M" in caption for caption in captions)
+
+
+def test_sidebar_does_not_pick_gemini_when_vertexai_is_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: with GOOGLE_GENAI_USE_VERTEXAI=false and no key the sidebar said it used Gemini."""
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "false")
+    page = Page(None)
+
+    page.at.sidebar.radio(key="backend").set_value("auto").run()
+
+    captions = [caption.value for caption in page.at.sidebar.caption]
+    assert any("no API key: using local Gemma 3 270M" in caption for caption in captions)
+
+
+def test_sidebar_offers_the_registry_backends_by_label() -> None:
+    radio = Page(None).at.sidebar.radio(key="backend")
+
+    assert radio.options == ["Auto", *(backend_option(name) for name in BACKENDS)]
+    assert backend_option("scripted") == "Scripted model"
 
 
 def test_sidebar_explains_what_gemini_needs_without_a_key() -> None:

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from streaming_core.api.encoding import event_payload
 from streaming_core.events import Done, TextDelta, ToolCall
 from streaming_core.metrics import StreamSummary
 from ui.context import FAULTS, demo_reply, scripted_text, with_fault
 from ui.conversations import escape_markdown
-from ui.outputs import event_record
+from ui.outputs import JsonLinesLog
 
 HALFWAY = len(demo_reply().text) // demo_reply().chunk_size // 2
 
@@ -46,13 +47,17 @@ def test_escape_markdown_shows_user_text_literally_in_button_labels() -> None:
     )
 
 
-def test_event_record_is_json_with_the_wire_name_and_scalar_metrics() -> None:
+def test_the_json_lines_log_records_each_event_as_the_sse_api_sends_it() -> None:
     summary = StreamSummary(0.1, 0.5, 2, 10, chunk_sizes=(5, 5), gaps=(0.2,))
     done = Done("completed", "hello", summary, tool_calls=(ToolCall("convert_units", {"value": 1}),))
+    log = JsonLinesLog()
 
-    records = [event_record(TextDelta("hi")), event_record(done)]
+    log(TextDelta("hi"))
+    log(done)
+    records = [json.loads(line) for line in log.text.splitlines()]
 
-    assert records[0] == {"kind": "chunk", "text": "hi"}
+    assert [{k: v for k, v in r.items() if k != "t"} for r in records] == [
+        {"kind": "chunk", **event_payload(TextDelta("hi"))},
+        {"kind": "done", **event_payload(done)},
+    ]
     assert records[1]["metrics"]["chunk_count"] == 2 and "gaps" not in records[1]["metrics"]
-    assert records[1]["tool_calls"][0]["name"] == "convert_units"
-    json.dumps(records)

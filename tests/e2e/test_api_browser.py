@@ -19,7 +19,7 @@ from streaming_core.api.limits import ApiLimits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ApiServer, ServerThread, wait_until
+from streaming_core.testing.servers import ApiServer, ServerThread, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ import pytest
 from httpx_sse import connect_sse
 from playwright.sync_api import expect
 
-from tests.e2e.streamlit_browser import WATCH_ANSWER, Browser, new_tab
-from tests.e2e.streamlit_server import StreamlitServer
+from streaming_core.testing.streamlit_browser import WATCH_ANSWER, Browser, new_tab
+from streaming_core.testing.streamlit_server import StreamlitServer
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +52,7 @@ def test_deep_link_on_a_fresh_server_runs_the_page_with_its_sidebar(chromium: An
 
         sidebar = tab.page.get_by_test_id("stSidebar")
         tab.page.get_by_role("heading", name="Chat").wait_for()
-        sidebar.get_by_text("Scripted (deterministic)", exact=True).wait_for()  # widgets mount lazily
+        sidebar.get_by_text("Scripted model", exact=True).wait_for()  # widgets mount lazily
         sidebar.get_by_role("link", name="Multi-output").wait_for()
         assert tab.exceptions() == 0
 

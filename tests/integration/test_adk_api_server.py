@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,24 +15,21 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
+from streaming_core.testing.datastores import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ADK = Path(sys.executable).parent / "adk"
 APP = "streaming_assistant"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def adk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not ADK.exists():
         pytest.skip(f"{ADK} is missing; install google-adk")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("adk") / "api_server.log"
-    env = {**os.environ, "STREAMING_BACKEND": "scripted"}
+    # ADK imports agents/ by path and streaming_core by name: from this checkout, whatever is installed.
+    env = {**os.environ, "STREAMING_BACKEND": "scripted", "PYTHONPATH": str(ROOT)}
     command = [str(ADK), "api_server", "agents", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--session_service_uri", "memory://", "--artifact_service_uri", "memory://"]  # no .adk/ files
     with log.open("wb") as output:

@@ -12,7 +12,8 @@ from streaming_core.api.limits import ApiLimits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ApiServer, read_sse
+from streaming_core.testing.servers import ApiServer
+from streaming_core.testing.sse import read_sse
 
 SETTINGS = Settings(backend="scripted", max_message_chars=200)
 JSON = {"Content-Type": "application/json"}

@@ -11,9 +11,9 @@ import pytest
 from streaming_core.api.limits import ApiLimits
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import load_settings
-from tests.conftest import SENTINEL_KEY
-from tests.e2e.conftest import ApiServer, read_sse
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
+from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer, Scenario
+from streaming_core.testing.servers import ApiServer
+from streaming_core.testing.sse import read_sse
 
 ANSWER = "Gemini streams this answer in several pieces over server-sent events."
 LIMITS = ApiLimits(ping_s=0, grace_s=0.3)

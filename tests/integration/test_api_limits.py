@@ -13,7 +13,8 @@ from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ApiServer, eventually, read_sse
+from streaming_core.testing.servers import ApiServer, eventually
+from streaming_core.testing.sse import read_sse
 
 SETTINGS = Settings(backend="scripted")
 # One chunk, then silence: each stream stays open until its client leaves.

@@ -12,7 +12,8 @@ from streaming_core.api.limits import ApiLimits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ServerThread, read_sse
+from streaming_core.testing.servers import ServerThread
+from streaming_core.testing.sse import read_sse
 
 CONFIG = AssistantConfig(backend="scripted", persistent=False, script=(ScriptedReply(text="Mounted answer."),))
 

@@ -15,7 +15,9 @@ from streaming_core.api.limits import ApiLimits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ApiServer, eventually, read_sse
+from streaming_core.testing.servers import ApiServer, eventually
+from streaming_core.testing.sse import read_sse
+from streaming_core.visitors import DEFAULT_USER
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 SETTINGS = Settings(backend="scripted")
@@ -175,7 +177,7 @@ async def test_a_run_nobody_reads_pauses_at_the_buffer_bound_then_is_cancelled(s
 
     await eventually(lambda: model.log.cancelled == 1)
     assistant = server.assistant()
-    history = server.call_async(lambda: assistant.history(reply.headers["x-session-id"], "api-user"))
+    history = server.call_async(lambda: assistant.history(reply.headers["x-session-id"], DEFAULT_USER))
     # Unpaused, the model would have streamed ~200 chunks during the 1 s grace period.
     assert history[-1].interrupted == "stopped" and len(history[-1].text) < 60
     assert runs(server) == 0

@@ -20,7 +20,8 @@ from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.inputs import clean_message
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ApiServer, read_sse
+from streaming_core.testing.servers import ApiServer
+from streaming_core.testing.sse import read_sse
 
 ANSWER = "Streaming sends the answer in pieces, so reading starts after the first piece arrives."
 SETTINGS = Settings(backend="scripted", max_message_chars=2000)

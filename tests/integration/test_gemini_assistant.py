@@ -10,8 +10,7 @@ from streaming_core.assistant import Assistant
 from streaming_core.events import Done, StreamError, StreamEvent, TextDelta
 from streaming_core.runtime import AssistantConfig, build_assistant
 from streaming_core.settings import load_settings
-from tests.conftest import SENTINEL_KEY
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
+from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer, Scenario
 
 ANSWER = "Gemini streams this answer in several pieces over server-sent events."
 

@@ -19,8 +19,7 @@ from google.genai import types
 
 from streaming_core.backends.gemini import RETRY_OPTIONS, create_gemini, describe_gemini_error, redact_secrets
 from streaming_core.errors import BackendUnavailable
-from tests.conftest import GENAI_VARIABLES, SENTINEL_KEY
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
+from streaming_core.testing.fake_gemini import GENAI_VARIABLES, SENTINEL_KEY, FakeGeminiServer, Scenario
 
 MODEL = "gemini-3.5-flash"
 INSTRUCTION = "You are the streaming lab's test assistant."

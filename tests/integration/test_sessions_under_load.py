@@ -23,7 +23,7 @@ from streaming_core.sessions import (
     create_session_service,
 )
 from streaming_core.settings import Settings
-from tests.e2e.conftest import ApiServer
+from streaming_core.testing.servers import ApiServer
 
 TURNS = 40
 

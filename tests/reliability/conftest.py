@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fake_gemini_environment
-from tests.fakes.fake_gemini import FakeGeminiServer
+from streaming_core.testing.fake_gemini import FakeGeminiServer
+from streaming_core.testing.paths import gemini_for_paths
 
 
 @pytest.fixture(scope="package")
@@ -19,8 +19,6 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="package")
 def gemini(sessions: Path) -> Iterator[FakeGeminiServer]:
-    """Package-wide, not per test: the core path's assistant is cached for the process, so the
-    Gemini address and SESSION_DB it was built with must stay valid for every test here."""
-    with pytest.MonkeyPatch.context() as patch, fake_gemini_environment(patch) as server:
-        patch.setenv("SESSION_DB", str(sessions / "core.db"))
+    """Package-wide, not per test: one fake for the core path's cached assistant (`gemini_for_paths`)."""
+    with gemini_for_paths(sessions) as server:
         yield server

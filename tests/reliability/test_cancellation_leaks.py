@@ -11,11 +11,11 @@ import httpx
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import TextDelta
 from streaming_core.sync_api import stream_turn_sync
-from tests.e2e.conftest import ApiServer, eventually, wait_until
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
-from tests.fakes.faults import ANSWER, PROMPT
-from tests.reliability.paths import CORE_CONFIG, gemini_api
-from tests.reliability.resources import growth_after_settling, measure
+from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario
+from streaming_core.testing.faults import ANSWER, PROMPT
+from streaming_core.testing.paths import CORE_CONFIG, gemini_api
+from streaming_core.testing.resources import growth_after_settling, measure
+from streaming_core.testing.servers import ApiServer, eventually, wait_until
 
 CANCELLATIONS = 500
 WARM_UP = 20  # connection pools, caches and lazy imports fill up before the baseline

@@ -9,10 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Node
 
+from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer, Scenario
+from streaming_core.testing.faults import FAULTS, NEXT_ANSWER, NEXT_PROMPT, PROMPT, Fault
 from tests.app.apptest import APP
-from tests.conftest import SENTINEL_KEY
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
-from tests.fakes.faults import FAULTS, NEXT_ANSWER, NEXT_PROMPT, PROMPT, Fault
 
 CHAT = "pages/2_chat.py"
 # One fault per way the page renders an outcome (partial answer kept, quota, key, empty, recovered);

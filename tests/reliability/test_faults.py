@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SENTINEL_KEY
-from tests.fakes.fake_gemini import FakeGeminiServer
-from tests.fakes.faults import FAULTS, PROMPT, Fault, answer_problems, problems
-from tests.reliability.paths import PATHS, ask_core, observe, open_path
+from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer
+from streaming_core.testing.faults import FAULTS, PROMPT, Fault, answer_problems, problems
+from streaming_core.testing.paths import PATHS, ask_core, observe, open_path
 
 
 @pytest.mark.parametrize("path", list(PATHS))

@@ -1,13 +1,11 @@
 """root_agent for `adk api_server bench/agents`: the agent our API serves in the load benchmark,
-with the scripted reply the benchmark sets in the environment (bench.servers.reply_env)."""
+with the scripted reply the benchmark sets in the environment (bench.servers.reply_env).
+
+ADK imports this file by path; `bench` comes from the checkout, which bench.servers.adk_server
+puts on the server's PYTHONPATH, and `streaming_core` from the installed project.
+"""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# ADK imports this package by path; make the project importable too.
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from bench.servers import bench_config
 from streaming_core.runtime import build_assistant

@@ -1,29 +1,28 @@
-"""`streamlit run app.py` on a free 127.0.0.1 port for browser tests; stops itself on exit."""
+"""`streamlit run app.py` on a free 127.0.0.1 port for browser tests; stops itself on exit.
+
+The demo (app.py, pages/, ui/) is app code run from a checkout, not part of the installed package:
+the server runs in `checkout`, by default the working directory.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from streaming_core.settings import GEMINI_KEY_VARIABLES
+from streaming_core.backends import GEMINI_KEY_VARIABLES
+from streaming_core.errors import ConfigurationError
+from streaming_core.testing.datastores import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def streamlit_command() -> list[str]:
@@ -33,9 +32,12 @@ def streamlit_command() -> list[str]:
 
 
 class StreamlitServer:
-    """The demo on the scripted backend with its own SQLite session file under `workdir`."""
+    """The demo on the scripted backend with its own SQLite session file under `workdir`, `env` added."""
 
-    def __init__(self, workdir: Path, **env: str) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str] | None = None, *, checkout: Path | None = None) -> None:
+        self.checkout = checkout or Path.cwd()
+        if not (self.checkout / "app.py").is_file():
+            raise ConfigurationError(f"no app.py in {self.checkout}: run from the project's checkout or pass checkout=")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "streamlit.log"
@@ -43,7 +45,7 @@ class StreamlitServer:
         self._env.update(
             {"STREAMING_BACKEND": "scripted", "SESSION_DB": str(workdir / "sessions.db"), "PYTHONUNBUFFERED": "1"}
         )
-        self._env.update(env)
+        self._env.update(env or {})
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> StreamlitServer:
@@ -59,7 +61,7 @@ class StreamlitServer:
         ]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                command, cwd=ROOT, env=self._env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, cwd=self.checkout, env=self._env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         try:
             self._wait_until_healthy()

@@ -1,13 +1,26 @@
 """A tab on the Streamlit demo in headless Chromium that waits on Streamlit's own run state,
-for the browser tests and the browser benchmarks."""
+for the browser tests, the browser benchmarks and the screenshot script."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.streamlit_server import StreamlitServer
+from streaming_core.testing.streamlit_server import StreamlitServer
+
+# Debian's build: Playwright cannot download browsers on this platform (scripts/install-browser.sh).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Counts finished script runs: Streamlit sets data-test-script-state on stApp. A fast run can go
 # notRunning -> running -> notRunning within one observer batch, so replay the batch's old values.

@@ -1,6 +1,7 @@
 """A local fake of the Gemini REST API (generateContent, streamGenerateContent?alt=sse) for tests.
 
 Scripted scenarios, served by uvicorn on 127.0.0.1; every request body and API key is recorded.
+`fake_gemini_environment` points google-genai's variables at it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,11 +24,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+if TYPE_CHECKING:
+    import pytest
+
 Json: TypeAlias = dict[str, Any]
 Kind: TypeAlias = Literal[
     "text", "function_call", "error", "cut", "hang", "blocked_prompt", "blocked_candidate", "empty"
 ]
 _RPC = "type.googleapis.com/google.rpc."
+SENTINEL_KEY = "test-key-SENTINEL-123"
+GENAI_VARIABLES = (
+    "GEMINI_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_ENTERPRISE",
+    "GOOGLE_GENAI_API_VERSION",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,3 +328,15 @@ def _candidate(parts: list[Json], finish_reason: str | None, usage: Json, meta: 
     if finish_reason:
         candidate["finishReason"] = finish_reason
     return {"candidates": [candidate], "usageMetadata": usage, **meta}
+
+
+@contextmanager
+def fake_gemini_environment(patch: pytest.MonkeyPatch, *, keep: int | None = None) -> Iterator[FakeGeminiServer]:
+    """A local Gemini REST endpoint that google-genai's variables point at, with SENTINEL_KEY."""
+    # Set before any model exists: ADK builds its genai client, which reads these, on first use.
+    for name in GENAI_VARIABLES:
+        patch.delenv(name, raising=False)
+    with FakeGeminiServer(keep=keep) as server:
+        patch.setenv("GOOGLE_GEMINI_BASE_URL", server.base_url)
+        patch.setenv("GOOGLE_API_KEY", SENTINEL_KEY)
+        yield server

@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import TypeAlias
 
 import httpx
+import pytest
 from google.adk.models.google_llm import Gemini
 
 from streaming_core.api.limits import ApiLimits
 from streaming_core.events import Done, Heartbeat, StreamError
-from streaming_core.runtime import AssistantConfig
+from streaming_core.runtime import AssistantConfig, forget_assistants
 from streaming_core.settings import load_settings
 from streaming_core.sync_api import stream_turn_sync
-from tests.e2e.conftest import ApiServer, SseReply, read_sse
-from tests.fakes.fake_gemini import FakeGeminiServer, Scenario
-from tests.fakes.faults import NEXT_ANSWER, NEXT_PROMPT, PROMPT, Answer, Fault, Observed
+from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario, fake_gemini_environment
+from streaming_core.testing.faults import NEXT_ANSWER, NEXT_PROMPT, PROMPT, Answer, Fault, Observed
+from streaming_core.testing.servers import ApiServer
+from streaming_core.testing.sse import SseReply, read_sse
 
 Ask: TypeAlias = Callable[[str, str | None], Answer]  # (message, session id) -> the turn as seen
 
@@ -34,6 +36,21 @@ PATHS = {"core": "Streamlit core (`stream_turn_sync`)", "api": "SSE API (uvicorn
 # client and SQLite file of the environment it was first built in; no other test uses this config.
 CORE_CONFIG = AssistantConfig(backend="gemini", persistent=True)
 API_LIMITS = ApiLimits(max_streams_per_client=1000, rate_per_minute=1_000_000, max_runs=5000, grace_s=0, ping_s=0)
+
+
+@contextmanager
+def gemini_for_paths(sessions: Path, *, keep: int | None = None) -> Iterator[FakeGeminiServer]:
+    """One fake Gemini for both paths, in the environment before the core path's assistant is built,
+    with the core path's SQLite file under `sessions`. That assistant is cached (runtime) with the
+    Gemini address and SESSION_DB it was built with, so it is forgotten on entry and on exit: each
+    fake gets its own, and none outlives its fake."""
+    with pytest.MonkeyPatch.context() as patch, fake_gemini_environment(patch, keep=keep) as server:
+        patch.setenv("SESSION_DB", str(sessions / "core.db"))
+        forget_assistants(CORE_CONFIG)
+        try:
+            yield server
+        finally:
+            forget_assistants(CORE_CONFIG)
 
 
 def ask_core(timeout_s: float, mode: str = "sse") -> Ask:

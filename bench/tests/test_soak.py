@@ -7,19 +7,17 @@ from pathlib import Path
 
 from bench.reliability_doc import write_reliability_doc
 from bench.soak import soak
-from tests.fakes.fake_gemini import FakeGeminiServer
-from tests.fakes.faults import fault_table
-from tests.reliability.paths import PATHS
+from streaming_core.testing.faults import fault_table
+from streaming_core.testing.paths import PATHS, gemini_for_paths
 
 CHOSEN = {"slow", "cut mid-stream", "429 RESOURCE_EXHAUSTED"}
 SOME_FAULTS = tuple(fault for fault in fault_table(slow_s=0.3) if fault.name in CHOSEN)
 
 
-def test_a_short_soak_passes_and_writes_the_matrix_and_the_figures(
-    gemini: FakeGeminiServer, sessions: Path, tmp_path: Path
-) -> None:
+def test_a_short_soak_passes_and_writes_the_matrix_and_the_figures(tmp_path: Path) -> None:
     # A generous turn limit: on a busy machine an answer must never be mistaken for a silent model.
-    result = soak(gemini, sessions, 3.0, clients=2, matrix_faults=SOME_FAULTS, turn_timeout_s=8.0)
+    with gemini_for_paths(tmp_path) as gemini:
+        result = soak(gemini, tmp_path, 3.0, clients=2, matrix_faults=SOME_FAULTS, turn_timeout_s=8.0)
     page = write_reliability_doc(result, tmp_path / "reliability.md", command="make soak").read_text()
 
     assert result.passed, page

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from streaming_core.backends.gemini import RETRY_OPTIONS
 from streaming_core.events import DoneStatus
-from tests.fakes.fake_gemini import Scenario
+from streaming_core.testing.fake_gemini import Scenario
 
 PROMPT = "Tell me how streaming works."
 NEXT_PROMPT = "And after that?"

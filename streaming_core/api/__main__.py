@@ -1,0 +1,31 @@
+"""`python -m streaming_core.api`: the SSE API and its browser client on uvicorn (`make api`).
+
+Configuration comes from the environment (STREAMING_BACKEND, API_*, ...); only where to listen
+is given here. The default address is loopback: expose it deliberately, behind a proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import uvicorn
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m streaming_core.api", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    options = parser.parse_args(argv)
+    uvicorn.run(
+        "streaming_core.api.app:create_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        log_level=options.log_level,
+    )
+
+
+if __name__ == "__main__":
+    main()
