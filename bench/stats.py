@@ -7,11 +7,14 @@ spread straddles it. Every section of the benchmark page reports figures through
 
 from __future__ import annotations
 
+import gc
+import math
 import os
 import resource
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -47,11 +50,15 @@ class Spread:
 
     @property
     def q1(self) -> float:
-        return _quantile(self.samples, 0.25)
+        return self.quantile(0.25)
 
     @property
     def q3(self) -> float:
-        return _quantile(self.samples, 0.75)
+        return self.quantile(0.75)
+
+    def quantile(self, fraction: float) -> float:
+        """Linear interpolation between the order statistics (`statistics.quantiles`' inclusive method)."""
+        return _quantile(self.samples, fraction)
 
     @property
     def iqr(self) -> float:
@@ -65,9 +72,22 @@ class Spread:
         """The same samples through `function` (a unit change, a ratio to a constant)."""
         return Spread(tuple(function(sample) for sample in self.samples))
 
-    def format(self, unit: Callable[[float], str] = lambda value: f"{value:.3g}") -> str:
+    def percentile_bounds(self, fraction: float, z: float = 1.96) -> tuple[float, float]:
+        """Where the `fraction` percentile lies, from the samples alone: the order statistics that
+        bracket it with ~95% confidence (normal approximation to the binomial). With few samples a
+        high percentile's bounds reach the maximum, so it is judged like the whole spread; with
+        thousands they close in on the percentile itself."""
+        ordered = sorted(self.samples)
+        # 1-based rank of the percentile, (n + 1)·p, give or take z binomial standard deviations.
+        centre, width = fraction * (self.n + 1), z * math.sqrt(self.n * fraction * (1 - fraction))
+        below = min(max(math.floor(centre - width), 1), self.n)
+        above = min(max(math.ceil(centre + width), 1), self.n)
+        return ordered[below - 1], ordered[above - 1]
+
+    def format(self, unit: Callable[[float], str] = lambda value: f"{value:.3g}", with_n: bool = True) -> str:
         """`median (low–high, n=N)`, each value through `unit`."""
-        return f"{unit(self.median)} ({unit(self.low)}–{unit(self.high)}, n={self.n})"
+        count = f", n={self.n}" if with_n else ""
+        return f"{unit(self.median)} ({unit(self.low)}–{unit(self.high)}{count})"
 
 
 def _quantile(samples: Sequence[float], fraction: float) -> float:
@@ -88,6 +108,13 @@ def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) ->
     return Spread.of([a / b for a, b in zip(numerators, denominators, strict=True)])
 
 
+def paired_differences(minuends: Sequence[float], subtrahends: Sequence[float]) -> Spread:
+    """Differences of samples taken side by side (repetition i of each), like `paired_ratios`."""
+    if len(minuends) != len(subtrahends):
+        raise ValueError("paired samples must have the same length")
+    return Spread.of([a - b for a, b in zip(minuends, subtrahends, strict=True)])
+
+
 class Verdict(Enum):
     MET = "met"
     MISSED = "MISSED"
@@ -97,18 +124,24 @@ class Verdict(Enum):
 Direction = Literal["at_most", "at_least"]
 
 
-def judge(spread: Spread, limit: float, direction: Direction) -> Verdict:
+def judge(spread: Spread, limit: float, direction: Direction, percentile: float | None = None) -> Verdict:
     """Met when every sample meets the limit, missed when none does, inconclusive otherwise.
 
     Judged on the whole spread (min–max), not the median: a verdict that a rerun can flip is
-    not a verdict.
+    not a verdict. A target stated on a percentile ("p95 under 150 ms") is judged on where that
+    percentile lies (`Spread.percentile_bounds`) instead of min–max.
     """
-    meets = [(sample <= limit) if direction == "at_most" else (sample >= limit) for sample in spread.samples]
-    if all(meets):
+    low, high = (spread.low, spread.high) if percentile is None else spread.percentile_bounds(percentile)
+    best, worst = (low, high) if direction == "at_most" else (high, low)
+    if _meets(worst, limit, direction):
         return Verdict.MET
-    if not any(meets):
+    if not _meets(best, limit, direction):
         return Verdict.MISSED
     return Verdict.INCONCLUSIVE
+
+
+def _meets(value: float, limit: float, direction: Direction) -> bool:
+    return value <= limit if direction == "at_most" else value >= limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +159,15 @@ class Target:
         limit: float,
         direction: Direction,
         unit: Callable[[float], str] = lambda value: f"{value:.3g}",
+        percentile: float | None = None,
     ) -> Target:
-        """`description` with the measured spread appended, judged against `limit`."""
-        return cls(f"{description} (measured {spread.format(unit)})", judge(spread, limit, direction))
+        """`description` with the measured spread appended, judged against `limit` on the whole
+        spread, or on where `percentile` lies when the target is stated on one."""
+        measured = spread.format(unit)
+        if percentile is not None:
+            low, high = spread.percentile_bounds(percentile)
+            measured += f"; p{percentile * 100:g} between {unit(low)} and {unit(high)}"
+        return cls(f"{description} (measured {measured})", judge(spread, limit, direction, percentile))
 
     @classmethod
     def counted(cls, description: str, met: bool) -> Target:
@@ -160,6 +199,46 @@ def measure_cpu(work: Callable[[], object]) -> CpuTimes:
     return CpuTimes(time.perf_counter() - wall, time.process_time() - process, time.thread_time() - thread)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collects, then keeps the cyclic garbage collector off for a timed run: when a collection
+    falls depends on what earlier runs left on the heap, not on the code being timed."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@dataclass(frozen=True, slots=True)
+class Repetition:
+    """When to stop repeating: at least `min_repeats`, more while a watched spread's
+    interquartile range exceeds `max_relative_iqr` of its median, at most `max_repeats` or
+    until `budget_s` seconds have passed."""
+
+    min_repeats: int = 7
+    max_repeats: int = 25
+    max_relative_iqr: float = 0.05
+    budget_s: float = 120.0
+
+    def stable(self, spreads: Iterable[Spread]) -> bool:
+        return all(spread.relative_iqr() <= self.max_relative_iqr for spread in spreads)
+
+
+def repeat_until_stable(
+    repeat: Callable[[int], None], watched: Callable[[], Iterable[Spread]], rule: Repetition
+) -> int:
+    """Calls `repeat(i)` for i = 0, 1, ... as `rule` says, checking the spreads `watched()`
+    returns after each call; returns how many repetitions ran."""
+    started = time.monotonic()
+    for index in range(rule.max_repeats):
+        repeat(index)
+        if index + 1 >= rule.min_repeats and (rule.stable(watched()) or time.monotonic() - started > rule.budget_s):
+            return index + 1
+    return rule.max_repeats
+
+
 def repeat_interleaved(
     runs: dict[str, Callable[[], float]],
     *,
@@ -172,15 +251,13 @@ def repeat_interleaved(
     more while any run's interquartile range exceeds `max_relative_iqr` of its median, until
     `max_repeats` or `budget_s` seconds. Each run returns its own measurement."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    started = time.monotonic()
-    for repeat in range(max_repeats):
+
+    def repeat(_: int) -> None:
         for name, run in runs.items():
             samples[name].append(run())
-        if repeat + 1 < min_repeats:
-            continue
-        stable = all(Spread.of(values).relative_iqr() <= max_relative_iqr for values in samples.values())
-        if stable or time.monotonic() - started > budget_s:
-            break
+
+    rule = Repetition(min_repeats, max_repeats, max_relative_iqr, budget_s)
+    repeat_until_stable(repeat, lambda: (Spread.of(values) for values in samples.values()), rule)
     return {name: Spread.of(values) for name, values in samples.items()}
 
 
@@ -196,3 +273,15 @@ def children_cpu_s() -> float:
     """CPU seconds used so far by this process's finished child processes."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy since boot, every process together (Linux
+    /proc/stat: user, nice, system and steal; interrupts left out, as they serve our own sockets
+    too). 0 where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    except (OSError, ValueError):
+        return 0.0
+    return (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")
