@@ -1,12 +1,13 @@
 """`python -m bench [section ...]`: runs the benchmarks and writes docs/benchmarks.md.
 
 `make bench SECTIONS="layers local" REPEATS=9` runs those sections with at least 9 interleaved
-repetitions where a section repeats until stable (BENCH_REPEATS, default 7: layers, local model,
-memory). Sizes come from environment variables (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS,
-BENCH_LOAD_LEVELS, BENCH_WS_SIZES_KB, BENCH_BROWSER_SAMPLES) so a quick run fits a busy machine;
-the defaults take about 12 minutes on 2 cores. Naming sections reruns only those: the page keeps
-the others' last results. Each section records the machine's load around it and is marked busy
-when other processes took a share of the CPU meanwhile (bench/context.py).
+repetitions (BENCH_REPEATS, default 7) in the sections that repeat until stable (layers, local
+model); memory repeats half as often (at least 3), as neighbours do not move its figures. Sizes
+come from environment variables (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS,
+BENCH_WS_SIZES_KB, BENCH_BROWSER_SAMPLES) so a quick run fits a busy machine; the defaults take
+about 12 minutes on 2 cores. Naming sections reruns only those: the page keeps the others' last
+results. Each section records the machine's load around it and is marked busy when other
+processes took a share of the CPU meanwhile (bench/context.py).
 """
 
 from __future__ import annotations
