@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from bench.stats import children_cpu_s, load_average, machine_cpu_s
+from bench.stats import children_cpu_s, load_average
 
 # Other processes taking more than this share of all cores during a section make it "busy": on
 # 2 cores, half a core. The load average cannot say it: it counts the benchmark's own previous
@@ -64,3 +64,15 @@ class Probe:
 
 def _own_cpu_s() -> float:
     return time.process_time() + children_cpu_s()
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy since boot, every process together (Linux
+    /proc/stat: user, nice, system and steal; interrupts left out, as they serve our own sockets
+    too). 0 where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    except (OSError, ValueError):
+        return 0.0
+    return (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")

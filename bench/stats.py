@@ -1,8 +1,9 @@
 """Samples with their spread, repetition until stable, and honest verdicts (met, missed, inconclusive).
 
 A figure measured on a shared machine is a distribution, not a number: a target is met only when
-the whole spread meets it, missed only when the whole spread misses it, and inconclusive when the
-spread straddles it. Every section of the benchmark page reports figures through this module.
+the whole spread meets it (for a target on a percentile, where that percentile lies), missed only
+when the whole spread misses it, and inconclusive when the spread straddles it. Every section of
+the benchmark page reports figures through this module.
 """
 
 from __future__ import annotations
@@ -273,15 +274,3 @@ def children_cpu_s() -> float:
     """CPU seconds used so far by this process's finished child processes."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def machine_cpu_s() -> float:
-    """CPU seconds the whole machine has been busy since boot, every process together (Linux
-    /proc/stat: user, nice, system and steal; interrupts left out, as they serve our own sockets
-    too). 0 where there is no /proc/stat."""
-    try:
-        with open("/proc/stat") as stat:
-            user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(v) for v in stat.readline().split()[1:9])
-    except (OSError, ValueError):
-        return 0.0
-    return (user + nice + system + steal) / os.sysconf("SC_CLK_TCK")

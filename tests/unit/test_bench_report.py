@@ -7,9 +7,9 @@ import os
 import pytest
 
 from bench.__main__ import _busy_warning, _env_int
-from bench.context import BUSY_MARK, MachineContext, Probe
+from bench.context import BUSY_MARK, MachineContext, Probe, machine_cpu_s
 from bench.report import Section, fmt_percent, spread_cell
-from bench.stats import Spread, Target, machine_cpu_s
+from bench.stats import Spread, Target
 
 
 def _section(context: MachineContext | None = None) -> Section:
