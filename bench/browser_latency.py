@@ -87,7 +87,7 @@ def measure_first_chunk_latency(samples: int) -> Section:
             f"{FIRST_CHUNK_S:g} s. {samples} turns after a warm-up turn, in one conversation."
         ),
         header=["added delay p50 (min–max)", "p95", "n"],
-        rows=[[spread_cell(delays, fmt_ms), fmt_ms(delays.quantile(0.95)), str(delays.n)]],
+        rows=[[*_p50_p95(delays), str(delays.n)]],
     )
     section.targets.append(Target.check("added delay p95 under 150 ms", delays, 0.15, "at_most", fmt_ms, 0.95))
     section.notes += [
@@ -168,13 +168,8 @@ def measure_browser_stop_latency(samples: int) -> Section:
                 ended, saved = _stop_latencies(tab, server.log_path.parent / "sessions.db", mid_stream, samples)
                 stopped_kept = stopped_kept and (not mid_stream or _count_stopped_answers(tab) == samples)
             ended_s = Spread.of(ended)
-            server_side = [spread_cell(Spread.of(saved), fmt_ms), fmt_ms(Spread.of(saved).quantile(0.95))]
-            row = [
-                spread_cell(ended_s, fmt_ms),
-                fmt_ms(ended_s.quantile(0.95)),
-                *(server_side if saved else ["–", "–"]),
-            ]
-            section.rows.append([case, gc_label, *row, str(ended_s.n)])
+            server_side = _p50_p95(Spread.of(saved)) if saved else ["–", "–"]
+            section.rows.append([case, gc_label, *_p50_p95(ended_s), *server_side, str(ended_s.n)])
             if not env:  # the bound users get: run ended, with the project's config
                 section.targets.append(
                     Target.check(f"{case}: Stop p95 under 0.5 s ('run ended')", ended_s, 0.5, "at_most", fmt_ms, 0.95)
@@ -192,3 +187,7 @@ def measure_browser_stop_latency(samples: int) -> Section:
         "rows with it off. It delays what the page shows, not the cancellation (the server-side column).",
     ]
     return section
+
+
+def _p50_p95(spread: Spread) -> list[str]:
+    return [spread_cell(spread, fmt_ms), fmt_ms(spread.quantile(0.95))]
