@@ -9,7 +9,6 @@ DEV := $(VENV)/.dev-installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 API_PORT ?= 8000
 SOAK_MINUTES ?= 3
-REPEATS ?= 7
 
 .PHONY: run test api bench soak lint browser clean
 
@@ -44,9 +43,10 @@ $(DEV): requirements.txt requirements-dev.txt $(RUNTIME)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# make bench [SECTIONS="layers local"] [REPEATS=9]: REPEATS is the minimum number of interleaved repetitions.
+# make bench [SECTIONS="layers local"] [REPEATS=9]: REPEATS is the minimum number of interleaved
+# repetitions (BENCH_REPEATS, default 7; see bench/__main__.py).
 bench: $(DEV) browser
-	BENCH_REPEATS=$(REPEATS) $(BIN)/python -m bench $(SECTIONS)
+	$(if $(REPEATS),BENCH_REPEATS=$(REPEATS) )$(BIN)/python -m bench $(SECTIONS)
 
 soak: $(DEV)
 	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak
