@@ -73,16 +73,13 @@ class Spread:
         """The same samples through `function` (a unit change, a ratio to a constant)."""
         return Spread(tuple(function(sample) for sample in self.samples))
 
-    def percentile_bounds(self, fraction: float, z: float = 1.96) -> tuple[float, float]:
+    def percentile_bounds(self, fraction: float, confidence: float = 0.95) -> tuple[float, float]:
         """Where the `fraction` percentile lies, from the samples alone: the order statistics that
-        bracket it with ~95% confidence (normal approximation to the binomial). With few samples a
-        high percentile's bounds reach the maximum, so it is judged like the whole spread; with
-        thousands they close in on the percentile itself."""
+        bracket it with at least `confidence` (exact, distribution-free: how many samples fall
+        below a percentile is binomial). With few samples a high percentile's bounds reach the
+        maximum, so it is judged like the whole spread; with thousands they close in on it."""
         ordered = sorted(self.samples)
-        # 1-based rank of the percentile, (n + 1)·p, give or take z binomial standard deviations.
-        centre, width = fraction * (self.n + 1), z * math.sqrt(self.n * fraction * (1 - fraction))
-        below = min(max(math.floor(centre - width), 1), self.n)
-        above = min(max(math.ceil(centre + width), 1), self.n)
+        below, above = _rank_bounds(self.n, fraction, (1 - confidence) / 2)
         return ordered[below - 1], ordered[above - 1]
 
     def format(self, unit: Callable[[float], str] = lambda value: f"{value:.3g}", with_n: bool = True) -> str:
@@ -99,6 +96,25 @@ def _quantile(samples: Sequence[float], fraction: float) -> float:
     below = int(position)
     above = min(below + 1, len(ordered) - 1)
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+def _rank_bounds(n: int, fraction: float, tail: float) -> tuple[int, int]:
+    """1-based ranks (l, u) with P(fewer than l samples below the percentile) ≤ tail and
+    P(u or more below it) ≤ tail, widened to 1 and n where n is too small for that."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"a percentile is strictly between 0 and 1, not {fraction}")
+    log_p, log_q = math.log(fraction), math.log1p(-fraction)
+    cumulative, below, above = 0.0, 1, n
+    for k in range(n):  # cumulative = P(at most k samples below the percentile)
+        cumulative += math.exp(
+            math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
+        )
+        if cumulative <= tail:
+            below = k + 1
+        if cumulative >= 1 - tail:
+            above = k + 1
+            break
+    return below, above
 
 
 def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> Spread:
@@ -167,7 +183,8 @@ class Target:
         measured = spread.format(unit)
         if percentile is not None:
             low, high = spread.percentile_bounds(percentile)
-            measured += f"; p{percentile * 100:g} between {unit(low)} and {unit(high)}"
+            where = unit(low) if low == high else f"between {unit(low)} and {unit(high)}"
+            measured += f"; p{percentile * 100:g} {where}"
         return cls(f"{description} (measured {measured})", judge(spread, limit, direction, percentile))
 
     @classmethod

@@ -119,6 +119,28 @@ def test_target_check_on_a_percentile_names_where_it_lies() -> None:
     assert target.met
 
 
+def test_target_check_on_a_percentile_pinned_to_one_sample_names_it_once() -> None:
+    target = Target.check("p95 ≤ 5", Spread.of([6.0]), 5, "at_most", lambda v: f"{v:g}", percentile=0.95)
+    assert target.description == "p95 ≤ 5 (measured 6 (6–6, n=1); p95 6)"
+    assert target.verdict is Verdict.MISSED
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction", "expected"),
+    [(7, 0.5, (1, 7)), (9, 0.5, (2, 8)), (20, 0.95, (17, 20)), (3, 0.95, (2, 3))],
+)
+def test_percentile_bounds_are_the_exact_binomial_order_statistics(
+    n: int, fraction: float, expected: tuple[int, int]
+) -> None:
+    # Samples 1..n, so each bound is its own rank.
+    assert Spread.of([float(rank) for rank in range(1, n + 1)]).percentile_bounds(fraction) == expected
+
+
+def test_percentile_outside_zero_and_one_is_an_error() -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        Spread.of([1.0]).percentile_bounds(1.0)
+
+
 def test_paired_differences_subtract_repetition_by_repetition() -> None:
     assert paired_differences([0.050, 0.090], [0.040, 0.085]).samples == pytest.approx((0.010, 0.005))
     with pytest.raises(ValueError, match="same length"):
