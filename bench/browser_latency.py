@@ -27,7 +27,7 @@ SILENCE_S = 10.0  # the slow first chunk Stop interrupts (the sidebar allows up 
 STOP_INTO_SILENCE_MS = 300  # when Stop is pressed after the model went silent: the scenario, not a wait
 STOPPED_LABEL = "Stopped: this is the partial answer."
 _JUDGED_ON_LATENCY = (
-    "Judged on wall time, on where the p95 lies (with fewer than ~150 samples, that reaches the slowest): "
+    "Judged on wall time, on where the p95 lies (with fewer than ~110 samples, that reaches the slowest): "
     "a latency is what a person waits, whatever else the machine is doing."
 )
 TIMEOUT_MS = 30_000

@@ -53,7 +53,7 @@ def measure_stop_latency(samples: int = 20) -> Section:
         section.rows.append([name, spread_cell(spread, fmt_ms), fmt_ms(spread.quantile(0.95)), str(spread.n)])
         section.targets.append(Target.check(f"{name}: p95 under 0.5 s", spread, 0.5, "at_most", fmt_ms, 0.95))
     section.notes += [
-        "Judged on wall time, on where the p95 lies (with fewer than ~150 samples, that reaches the slowest): "
+        "Judged on wall time, on where the p95 lies (with fewer than ~110 samples, that reaches the slowest): "
         "a latency is what a person waits, whatever else the machine is doing.",
         "A Stop click in the browser adds Streamlit's own delivery: the script thread sees the stop request at its "
         "next Streamlit call, at most one heartbeat (0.1 s) later while the model is silent.",
