@@ -43,8 +43,8 @@ $(DEV): requirements.txt requirements-dev.txt $(RUNTIME)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# make bench [SECTIONS="layers local"] [REPEATS=9]: REPEATS is the minimum number of interleaved
-# repetitions (BENCH_REPEATS, default 7; see bench/__main__.py).
+# make bench [SECTIONS="layers local"] [REPEATS=15]: REPEATS is the minimum number of interleaved
+# repetitions (BENCH_REPEATS, default 9; see bench/__main__.py).
 bench: $(DEV) browser
 	$(if $(REPEATS),BENCH_REPEATS=$(REPEATS) )$(BIN)/python -m bench $(SECTIONS)
 

@@ -172,8 +172,8 @@ def _measure(chunks: int, rule: Repetition, api: ApiLayer) -> Section:
         "Judged on CPU time: an overhead is CPU our code spends, and CPU time moves far less than wall time when a "
         "neighbour loads the shared machine (three reruns of the wall-clock medians once gave +0.5% to +15% for "
         "the same code); wall time is shown beside it. Judged on where the median paired ratio lies (its ~95% "
-        "confidence interval, from the order statistics; with 7 repetitions that is still min–max, and more "
-        "narrow it): the target is on the typical cost of the code, and a single repetition that a neighbour "
+        "confidence interval, from the order statistics: min–max up to 7 repetitions, the 2nd and 8th of 9, "
+        "narrower with more): the target is on the typical cost of the code, and a single repetition that a neighbour "
         "slowed says nothing about it.",
         f"The API's client (httpx-sse in this process) spent {spread_cell(Spread.of(api.client_cpu_s), per_chunk)} "
         "of CPU per chunk decoding events. Where the server's CPU goes (pyinstrument, when this row was added): "

@@ -55,16 +55,16 @@ def test_probe_reads_this_machine() -> None:
     assert machine_cpu_s() > 0  # /proc/stat was read: the machine has been busy since boot
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, 7), ("", 7), ("12", 12)])
+@pytest.mark.parametrize(("value", "expected"), [(None, 9), ("", 9), ("12", 12)])
 def test_repeats_default_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: int) -> None:
     if value is None:
         monkeypatch.delenv("BENCH_REPEATS", raising=False)
     else:
         monkeypatch.setenv("BENCH_REPEATS", value)
-    assert _env_int("BENCH_REPEATS", 7) == expected
+    assert _env_int("BENCH_REPEATS", 9) == expected
 
 
 def test_repeats_that_are_not_a_number_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCH_REPEATS", "many")
     with pytest.raises(SystemExit, match="BENCH_REPEATS must be a whole number, not 'many'"):
-        _env_int("BENCH_REPEATS", 7)
+        _env_int("BENCH_REPEATS", 9)
