@@ -47,8 +47,10 @@ $(DEV): requirements-dev.txt pyproject.toml $(RUNTIME)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
+# make bench [SECTIONS="layers local"] [REPEATS=15]: REPEATS is the minimum number of interleaved
+# repetitions (BENCH_REPEATS, default 9; see bench/__main__.py).
 bench: $(DEV) browser
-	$(BIN)/python -m bench $(SECTIONS)
+	$(if $(REPEATS),BENCH_REPEATS=$(REPEATS) )$(BIN)/python -m bench $(SECTIONS)
 
 soak: $(DEV)
 	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak

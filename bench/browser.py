@@ -3,12 +3,14 @@ browser benchmarks; reuses the browser tests' server fixture and tab driver."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from streaming_core.testing.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, Browser
@@ -22,6 +24,17 @@ STOP_BUTTON = '[data-testid="stChatInputStopButton"]'
 # The scripted model's default answer starts by echoing the message (streaming_core/backends/scripted.py).
 ANSWER_PREFIX = "You asked: "
 _SETTLE_TIMEOUT_MS = 30_000
+
+
+def server_cpu_s(server: StreamlitServer) -> float:
+    """CPU seconds the Streamlit server has used so far: the child of this process serving its port."""
+    flag = f"--server.port={server.port}"
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):  # another child may exit while we look
+            if flag in child.cmdline():
+                times = child.cpu_times()
+                return float(times.user + times.system)
+    raise RuntimeError(f"no child process serves Streamlit on port {server.port}")
 
 
 def decode(payload: str | bytes) -> ForwardMsg:

@@ -3,7 +3,6 @@ and Stop click to the model call being cancelled."""
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 from google.adk.sessions.sqlite_session_service import SqliteSessionService
@@ -17,16 +16,22 @@ from bench.browser import (
     ChatTab,
     chat_tab,
     demo_in_chromium,
+    server_cpu_s,
 )
-from bench.report import Section, fmt_ms
-from bench.stats import Target
+from bench.report import Section, fmt_ms, spread_cell
+from bench.stats import Spread, Target
 from streaming_core.assistant import APP_NAME
 from streaming_core.bridge import get_background_loop
+from tests.e2e.streamlit_server import StreamlitServer
 
 FIRST_CHUNK_S = 0.5
 SILENCE_S = 10.0  # the slow first chunk Stop interrupts (the sidebar allows up to 10 s)
 STOP_INTO_SILENCE_MS = 300  # when Stop is pressed after the model went silent: the scenario, not a wait
 STOPPED_LABEL = "Stopped: this is the partial answer."
+_JUDGED_ON_LATENCY = (
+    "Judged on wall time, on where the p95 lies (with fewer than ~110 samples, that reaches the slowest): "
+    "a latency is what a person waits, whatever else the machine is doing."
+)
 TIMEOUT_MS = 30_000
 
 # Send time: Enter in the chat box. Shown: the DOM first holds the awaited text in a chat message
@@ -58,28 +63,26 @@ WATCH_STOP = """(stopButton) => {
 }"""
 
 
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[-1]
-
-
-def _added_delays(tab: ChatTab, samples: int) -> list[float]:
+def _added_delays(tab: ChatTab, server: StreamlitServer, samples: int) -> tuple[Spread, Spread]:
+    """Each turn's added delay, and the Streamlit server's CPU time for the whole turn."""
     tab.page.evaluate(WATCH_CHAT)
-    delays = []
+    delays, cpu = [], []
     for index in range(samples + 1):  # the first turn warms up the server: imports, assistant, session
         message = f"Probe {index:03d}"
         tab.page.evaluate(AWAIT_TEXT, ANSWER_PREFIX + message)
+        before = server_cpu_s(server)
         tab.chat_turn(message, TIMEOUT_MS)
         if index:
+            cpu.append(server_cpu_s(server) - before)
             delays.append(tab.page.evaluate("window.__shownAt - window.__sentAt") / 1000 - FIRST_CHUNK_S)
-    return delays
+    return Spread.of(delays), Spread.of(cpu)
 
 
 def measure_first_chunk_latency(samples: int) -> Section:
     # Chunks large enough that the first one holds "You asked: Probe N" whole.
     pacing = {CHUNK_SIZE: 40, FIRST_CHUNK_DELAY: FIRST_CHUNK_S, CHUNK_DELAY: 0.01}
     with demo_in_chromium() as (server, browser), chat_tab(server, browser, pacing) as tab:
-        delays = _added_delays(tab, samples)
-    p50, p95 = statistics.median(delays), _p95(delays)
+        delays, cpu = _added_delays(tab, server, samples)
     section = Section(
         title="4. Time to first visible chunk (browser)",
         intro=(
@@ -88,17 +91,20 @@ def measure_first_chunk_latency(samples: int) -> Section:
             "message to the first DOM mutation showing the answer's first chunk, minus those "
             f"{FIRST_CHUNK_S:g} s. {samples} turns after a warm-up turn, in one conversation."
         ),
-        header=["turns", "added delay p50", "p95", "max"],
-        rows=[[str(len(delays)), fmt_ms(p50), fmt_ms(p95), fmt_ms(max(delays))]],
+        header=["added delay p50 (min–max)", "p95", "server CPU per turn", "n"],
+        rows=[[*_p50_p95(delays), spread_cell(cpu, fmt_ms), str(delays.n)]],
     )
-    section.targets.append(Target.counted(f"added delay under 150 ms (p95 {p95 * 1000:.0f} ms)", p95 < 0.15))
-    section.notes.append(
+    section.targets.append(Target.check("added delay p95 under 150 ms", delays, 0.15, "at_most", fmt_ms, 0.95))
+    section.notes += [
+        _JUDGED_ON_LATENCY,
+        "Server CPU is the Streamlit process's for the whole turn (psutil, 10 ms ticks): both reruns, the "
+        "answer's stream and the save, of which the added delay is the start.",
         "The added delay is everything but the model: the websocket both ways, Streamlit's rerun of the chat "
         "page up to the turn (sidebar, conversation list and history read from SQLite), opening the ADK turn, "
         "the bridge and coalescing (the first piece is never held back), and the browser's render. The browser, "
         "Streamlit and the benchmark share 2 cores; Python threads share one GIL, so the ADK work of starting a "
-        "turn also delays Streamlit's own websocket writes."
-    )
+        "turn also delays Streamlit's own websocket writes.",
+    ]
     return section
 
 
@@ -160,26 +166,24 @@ def measure_browser_stop_latency(samples: int) -> Section:
             "click on the same machine's clock). Each case also runs with Streamlit's post-run garbage collection "
             f"off (`runner.postScriptGC`). {samples} samples per row, one server and conversation per row."
         ),
-        header=["case", "post-run GC", "run ended p50", "p95", "partial saved p50 (server)", "p95"],
+        header=["case", "post-run GC", "run ended p50 (min–max)", "p95", "partial saved p50 (server)", "p95", "n"],
     )
-    worst = 0.0  # the bound users get: run ended, project config
     stopped_kept = True
     for gc_label, env in gc_variants.items():
         for case, (mid_stream, pacing) in cases.items():
             with demo_in_chromium(**env) as (server, browser), chat_tab(server, browser, pacing) as tab:
                 ended, saved = _stop_latencies(tab, server.log_path.parent / "sessions.db", mid_stream, samples)
                 stopped_kept = stopped_kept and (not mid_stream or _count_stopped_answers(tab) == samples)
-            if not env:
-                worst = max(worst, _p95(ended))
-            server_side = [fmt_ms(statistics.median(saved)), fmt_ms(_p95(saved))] if saved else ["–", "–"]
-            section.rows.append([case, gc_label, fmt_ms(statistics.median(ended)), fmt_ms(_p95(ended)), *server_side])
-    section.targets.append(
-        Target.counted(
-            f"p95 under 0.5 s, bounded by 'run ended' with the project's config (worst p95 {worst * 1000:.0f} ms)",
-            worst < 0.5 and stopped_kept,
-        )
-    )
+            ended_s = Spread.of(ended)
+            server_side = _p50_p95(Spread.of(saved)) if saved else ["–", "–"]
+            section.rows.append([case, gc_label, *_p50_p95(ended_s), *server_side, str(ended_s.n)])
+            if not env:  # the bound users get: run ended, with the project's config
+                section.targets.append(
+                    Target.check(f"{case}: Stop p95 under 0.5 s ('run ended')", ended_s, 0.5, "at_most", fmt_ms, 0.95)
+                )
+    section.targets.append(Target.counted("every mid-stream Stop keeps its partial answer", stopped_kept))
     section.notes += [
+        _JUDGED_ON_LATENCY,
         f"Every mid-stream Stop left its partial answer in the conversation, marked '{STOPPED_LABEL}'"
         if stopped_kept
         else "Not every mid-stream Stop left its partial answer in the conversation: the cancellation path did "
@@ -190,3 +194,7 @@ def measure_browser_stop_latency(samples: int) -> Section:
         "rows with it off. It delays what the page shows, not the cancellation (the server-side column).",
     ]
     return section
+
+
+def _p50_p95(spread: Spread) -> list[str]:
+    return [spread_cell(spread, fmt_ms), fmt_ms(spread.quantile(0.95))]

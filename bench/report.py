@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from bench.stats import Target
+from bench.context import MachineContext
+from bench.stats import Spread, Target
 
 
 @dataclass
@@ -19,6 +21,7 @@ class Section:
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
+    context: MachineContext | None = None  # set by `python -m bench` around the measurement
 
     def to_markdown(self) -> str:
         lines = [f"## {self.title}", "", self.intro, ""]
@@ -28,6 +31,8 @@ class Section:
         lines.append("")
         lines += [f"- Target: {target.description} — **{target.verdict.value}**" for target in self.targets]
         lines += [f"- {note}" for note in self.notes]
+        if self.context is not None:
+            lines.append(f"- {self.context.to_markdown()}")
         lines += [f"\n![{self.title}]({image})" for image in self.images]
         return "\n".join(lines) + "\n"
 
@@ -60,3 +65,13 @@ def fmt_ms(seconds: float | None) -> str:
 
 def fmt_us(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} µs"
+
+
+def fmt_percent(ratio: float) -> str:
+    """A ratio as the change it makes: 1.023 -> '+2.3%'."""
+    return f"{(ratio - 1) * 100:+.1f}%"
+
+
+def spread_cell(spread: Spread, unit: Callable[[float], str]) -> str:
+    """A table cell: the median, then min–max (n goes in its own column)."""
+    return spread.format(unit, with_n=False)

@@ -1,17 +1,21 @@
 """Samples with their spread, repetition until stable, and honest verdicts (met, missed, inconclusive).
 
 A figure measured on a shared machine is a distribution, not a number: a target is met only when
-the whole spread meets it, missed only when the whole spread misses it, and inconclusive when the
-spread straddles it. Every section of the benchmark page reports figures through this module.
+the whole spread meets it (for a target on a percentile, where that percentile lies), missed only
+when the whole spread misses it, and inconclusive when the spread straddles it. Every section of
+the benchmark page reports figures through this module.
 """
 
 from __future__ import annotations
 
+import gc
+import math
 import os
 import resource
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Literal
@@ -47,11 +51,15 @@ class Spread:
 
     @property
     def q1(self) -> float:
-        return _quantile(self.samples, 0.25)
+        return self.quantile(0.25)
 
     @property
     def q3(self) -> float:
-        return _quantile(self.samples, 0.75)
+        return self.quantile(0.75)
+
+    def quantile(self, fraction: float) -> float:
+        """Linear interpolation between the order statistics (`statistics.quantiles`' inclusive method)."""
+        return _quantile(self.samples, fraction)
 
     @property
     def iqr(self) -> float:
@@ -65,9 +73,19 @@ class Spread:
         """The same samples through `function` (a unit change, a ratio to a constant)."""
         return Spread(tuple(function(sample) for sample in self.samples))
 
-    def format(self, unit: Callable[[float], str] = lambda value: f"{value:.3g}") -> str:
+    def percentile_bounds(self, fraction: float, confidence: float = 0.95) -> tuple[float, float]:
+        """Where the `fraction` percentile lies, from the samples alone: the order statistics that
+        bracket it with at least `confidence` (exact, distribution-free: how many samples fall
+        below a percentile is binomial). With few samples a high percentile's bounds reach the
+        maximum, so it is judged like the whole spread; with thousands they close in on it."""
+        ordered = sorted(self.samples)
+        below, above = _rank_bounds(self.n, fraction, (1 - confidence) / 2)
+        return ordered[below - 1], ordered[above - 1]
+
+    def format(self, unit: Callable[[float], str] = lambda value: f"{value:.3g}", with_n: bool = True) -> str:
         """`median (low–high, n=N)`, each value through `unit`."""
-        return f"{unit(self.median)} ({unit(self.low)}–{unit(self.high)}, n={self.n})"
+        count = f", n={self.n}" if with_n else ""
+        return f"{unit(self.median)} ({unit(self.low)}–{unit(self.high)}{count})"
 
 
 def _quantile(samples: Sequence[float], fraction: float) -> float:
@@ -80,12 +98,38 @@ def _quantile(samples: Sequence[float], fraction: float) -> float:
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
+def _rank_bounds(n: int, fraction: float, tail: float) -> tuple[int, int]:
+    """1-based ranks (l, u) with P(fewer than l samples below the percentile) ≤ tail and
+    P(u or more below it) ≤ tail, widened to 1 and n where n is too small for that."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"a percentile is strictly between 0 and 1, not {fraction}")
+    log_p, log_q = math.log(fraction), math.log1p(-fraction)
+    cumulative, below, above = 0.0, 1, n
+    for k in range(n):  # cumulative = P(at most k samples below the percentile)
+        cumulative += math.exp(
+            math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_p + (n - k) * log_q
+        )
+        if cumulative <= tail:
+            below = k + 1
+        if cumulative >= 1 - tail:
+            above = k + 1
+            break
+    return below, above
+
+
 def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> Spread:
     """Ratios of samples taken side by side (repetition i of each), so noise that hit both
     repetitions alike cancels: the spread of a ratio, not the ratio of two medians."""
     if len(numerators) != len(denominators):
         raise ValueError("paired samples must have the same length")
     return Spread.of([a / b for a, b in zip(numerators, denominators, strict=True)])
+
+
+def paired_differences(minuends: Sequence[float], subtrahends: Sequence[float]) -> Spread:
+    """Differences of samples taken side by side (repetition i of each), like `paired_ratios`."""
+    if len(minuends) != len(subtrahends):
+        raise ValueError("paired samples must have the same length")
+    return Spread.of([a - b for a, b in zip(minuends, subtrahends, strict=True)])
 
 
 class Verdict(Enum):
@@ -97,18 +141,24 @@ class Verdict(Enum):
 Direction = Literal["at_most", "at_least"]
 
 
-def judge(spread: Spread, limit: float, direction: Direction) -> Verdict:
+def judge(spread: Spread, limit: float, direction: Direction, percentile: float | None = None) -> Verdict:
     """Met when every sample meets the limit, missed when none does, inconclusive otherwise.
 
     Judged on the whole spread (min–max), not the median: a verdict that a rerun can flip is
-    not a verdict.
+    not a verdict. A target stated on a percentile ("p95 under 150 ms") is judged on where that
+    percentile lies (`Spread.percentile_bounds`) instead of min–max.
     """
-    meets = [(sample <= limit) if direction == "at_most" else (sample >= limit) for sample in spread.samples]
-    if all(meets):
+    low, high = (spread.low, spread.high) if percentile is None else spread.percentile_bounds(percentile)
+    best, worst = (low, high) if direction == "at_most" else (high, low)
+    if _meets(worst, limit, direction):
         return Verdict.MET
-    if not any(meets):
+    if not _meets(best, limit, direction):
         return Verdict.MISSED
     return Verdict.INCONCLUSIVE
+
+
+def _meets(value: float, limit: float, direction: Direction) -> bool:
+    return value <= limit if direction == "at_most" else value >= limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +176,16 @@ class Target:
         limit: float,
         direction: Direction,
         unit: Callable[[float], str] = lambda value: f"{value:.3g}",
+        percentile: float | None = None,
     ) -> Target:
-        """`description` with the measured spread appended, judged against `limit`."""
-        return cls(f"{description} (measured {spread.format(unit)})", judge(spread, limit, direction))
+        """`description` with the measured spread appended, judged against `limit` on the whole
+        spread, or on where `percentile` lies when the target is stated on one."""
+        measured = spread.format(unit)
+        if percentile is not None:
+            low, high = spread.percentile_bounds(percentile)
+            where = unit(low) if low == high else f"between {unit(low)} and {unit(high)}"
+            measured += f"; p{percentile * 100:g} {where}"
+        return cls(f"{description} (measured {measured})", judge(spread, limit, direction, percentile))
 
     @classmethod
     def counted(cls, description: str, met: bool) -> Target:
@@ -160,6 +217,46 @@ def measure_cpu(work: Callable[[], object]) -> CpuTimes:
     return CpuTimes(time.perf_counter() - wall, time.process_time() - process, time.thread_time() - thread)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Collects, then keeps the cyclic garbage collector off for a timed run: when a collection
+    falls depends on what earlier runs left on the heap, not on the code being timed."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@dataclass(frozen=True, slots=True)
+class Repetition:
+    """When to stop repeating: at least `min_repeats`, more while a watched spread's
+    interquartile range exceeds `max_relative_iqr` of its median, at most `max_repeats` or
+    until `budget_s` seconds have passed."""
+
+    min_repeats: int = 7
+    max_repeats: int = 25
+    max_relative_iqr: float = 0.05
+    budget_s: float = 120.0
+
+    def stable(self, spreads: Iterable[Spread]) -> bool:
+        return all(spread.relative_iqr() <= self.max_relative_iqr for spread in spreads)
+
+
+def repeat_until_stable(
+    repeat: Callable[[int], None], watched: Callable[[], Iterable[Spread]], rule: Repetition
+) -> int:
+    """Calls `repeat(i)` for i = 0, 1, ... as `rule` says, checking the spreads `watched()`
+    returns after each call; returns how many repetitions ran."""
+    started = time.monotonic()
+    for index in range(rule.max_repeats):
+        repeat(index)
+        if index + 1 >= rule.min_repeats and (rule.stable(watched()) or time.monotonic() - started > rule.budget_s):
+            return index + 1
+    return rule.max_repeats
+
+
 def repeat_interleaved(
     runs: dict[str, Callable[[], float]],
     *,
@@ -172,15 +269,13 @@ def repeat_interleaved(
     more while any run's interquartile range exceeds `max_relative_iqr` of its median, until
     `max_repeats` or `budget_s` seconds. Each run returns its own measurement."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
-    started = time.monotonic()
-    for repeat in range(max_repeats):
+
+    def repeat(_: int) -> None:
         for name, run in runs.items():
             samples[name].append(run())
-        if repeat + 1 < min_repeats:
-            continue
-        stable = all(Spread.of(values).relative_iqr() <= max_relative_iqr for values in samples.values())
-        if stable or time.monotonic() - started > budget_s:
-            break
+
+    rule = Repetition(min_repeats, max_repeats, max_relative_iqr, budget_s)
+    repeat_until_stable(repeat, lambda: (Spread.of(values) for values in samples.values()), rule)
     return {name: Spread.of(values) for name, values in samples.items()}
 
 

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
-from bench.stats import Spread, Target, Verdict, judge, paired_ratios, repeat_interleaved
+from bench.stats import (
+    Repetition,
+    Spread,
+    Target,
+    Verdict,
+    gc_paused,
+    judge,
+    paired_differences,
+    paired_ratios,
+    repeat_interleaved,
+    repeat_until_stable,
+)
 
 
 def test_judge_whole_spread_under_limit_is_met() -> None:
@@ -65,3 +78,104 @@ def test_repeat_interleaved_repeats_while_noisy() -> None:
     values = iter([1.0, 2.0] * 50)
     spreads = repeat_interleaved({"noisy": lambda: next(values)}, min_repeats=3, max_repeats=9, budget_s=60)
     assert spreads["noisy"].n == 9
+
+
+def test_percentile_bounds_of_few_samples_reach_the_slowest() -> None:
+    spread = Spread.of([float(value) for value in range(1, 21)])
+    low, high = spread.percentile_bounds(0.95)
+    assert high == 20.0
+    assert low < 20.0
+
+
+def test_percentile_bounds_of_many_samples_close_in_on_the_percentile() -> None:
+    spread = Spread.of([float(value) for value in range(10_000)])
+    low, high = spread.percentile_bounds(0.99)
+    assert 9_850 < low < 9_900 < high < 9_950
+
+
+def test_judge_on_a_percentile_ignores_a_rare_outlier_among_many_samples() -> None:
+    samples = [0.010] * 990 + [0.200] * 10  # 1% of gaps slow: the p99 is fast, the max is not
+    assert judge(Spread.of(samples), 0.05, "at_most") is Verdict.INCONCLUSIVE
+    assert judge(Spread.of(samples), 0.05, "at_most", percentile=0.95) is Verdict.MET
+
+
+@pytest.mark.parametrize(
+    ("samples", "expected"),
+    [
+        # One noisy repetition does not decide a typical cost, either way.
+        ([0.90, 1.01, 1.02, 1.02, 1.03, 1.03, 1.04, 1.04, 1.30], Verdict.MET),
+        ([0.90, 1.051, 1.06, 1.06, 1.07, 1.07, 1.08, 1.08, 1.30], Verdict.MISSED),
+        ([0.90, 1.01, 1.02, 1.03, 1.04, 1.06, 1.07, 1.08, 1.30], Verdict.INCONCLUSIVE),
+    ],
+)
+def test_judge_on_the_median_uses_its_confidence_interval(samples: list[float], expected: Verdict) -> None:
+    # n=9: the median lies between the 2nd and 8th order statistics.
+    assert judge(Spread.of(samples), 1.05, "at_most", percentile=0.5) is expected
+
+
+def test_target_check_on_a_percentile_names_where_it_lies() -> None:
+    target = Target.check("p50 ≤ 5", Spread.of([1.0, 2.0, 3.0]), 5, "at_most", lambda v: f"{v:g}", percentile=0.5)
+    assert target.description == "p50 ≤ 5 (measured 2 (1–3, n=3); p50 between 1 and 3)"
+    assert target.met
+
+
+def test_target_check_on_a_percentile_pinned_to_one_sample_names_it_once() -> None:
+    target = Target.check("p95 ≤ 5", Spread.of([6.0]), 5, "at_most", lambda v: f"{v:g}", percentile=0.95)
+    assert target.description == "p95 ≤ 5 (measured 6 (6–6, n=1); p95 6)"
+    assert target.verdict is Verdict.MISSED
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction", "expected"),
+    [(7, 0.5, (1, 7)), (9, 0.5, (2, 8)), (20, 0.95, (17, 20)), (3, 0.95, (2, 3))],
+)
+def test_percentile_bounds_are_the_exact_binomial_order_statistics(
+    n: int, fraction: float, expected: tuple[int, int]
+) -> None:
+    # Samples 1..n, so each bound is its own rank.
+    assert Spread.of([float(rank) for rank in range(1, n + 1)]).percentile_bounds(fraction) == expected
+
+
+def test_percentile_outside_zero_and_one_is_an_error() -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        Spread.of([1.0]).percentile_bounds(1.0)
+
+
+def test_paired_differences_subtract_repetition_by_repetition() -> None:
+    assert paired_differences([0.050, 0.090], [0.040, 0.085]).samples == pytest.approx((0.010, 0.005))
+    with pytest.raises(ValueError, match="same length"):
+        paired_differences([1.0], [])
+
+
+def test_spread_quantile_and_format_without_n() -> None:
+    spread = Spread.of([1.0, 2.0, 3.0, 4.0])
+    assert spread.quantile(0.5) == 2.5
+    assert spread.format(lambda v: f"{v:g}", with_n=False) == "2.5 (1–4)"
+
+
+def test_repeat_until_stable_stops_at_the_budget_even_while_noisy() -> None:
+    values: list[float] = []
+    rule = Repetition(min_repeats=4, max_repeats=50, max_relative_iqr=0.01, budget_s=0.0)
+    count = repeat_until_stable(lambda index: values.append(float(index % 2 + 1)), lambda: [Spread.of(values)], rule)
+    assert count == len(values) == 4
+
+
+def test_repeat_until_stable_watches_only_the_spreads_it_is_given() -> None:
+    noisy: list[float] = []
+    steady: list[float] = []
+
+    def repeat(index: int) -> None:
+        noisy.append(float(index % 2 + 1))
+        steady.append(1.0)
+
+    rule = Repetition(min_repeats=3, max_repeats=10, max_relative_iqr=0.05, budget_s=60)
+    assert repeat_until_stable(repeat, lambda: [Spread.of(steady)], rule) == 3
+    assert len(noisy) == 3
+
+
+def test_gc_paused_turns_the_collector_back_on_after_an_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a run failed")
+    assert gc.isenabled()
