@@ -22,7 +22,7 @@ from bench.report import Section, fmt_ms, spread_cell
 from bench.stats import Spread, Target
 from streaming_core.assistant import APP_NAME
 from streaming_core.bridge import get_background_loop
-from tests.e2e.streamlit_server import StreamlitServer
+from streaming_core.testing.streamlit_server import StreamlitServer
 
 FIRST_CHUNK_S = 0.5
 SILENCE_S = 10.0  # the slow first chunk Stop interrupts (the sidebar allows up to 10 s)
