@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, QuotaLimits, count_refusal, install_limiter
 from tests.fakes.fake_gemini import FakeGeminiServer
 
 SENTINEL_KEY = "test-key-SENTINEL-123"
@@ -19,6 +20,19 @@ GENAI_VARIABLES = (
     "GOOGLE_CLOUD_LOCATION",
     "GOOGLE_APPLICATION_CREDENTIALS",
 )
+
+
+# Out of the way of tests about something else; the quota tests install tight limits of their own.
+ROOMY = QuotaLimits(turns_per_minute=10_000, concurrent_turns=1000, tokens_per_day=10**12, gemini_daily_budget=10**12)
+
+
+@pytest.fixture(autouse=True)
+def fresh_quotas() -> Iterator[None]:
+    """Each test starts with empty in-process quota state (it would otherwise carry over: one
+    process, one client address)."""
+    install_limiter(QuotaLimiter(ROOMY, MemoryQuotaStore(), on_refusal=count_refusal))
+    yield
+    install_limiter(None)
 
 
 @contextmanager

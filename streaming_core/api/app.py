@@ -16,11 +16,13 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from streaming_core.api.limits import LOCALHOST_ORIGINS, ApiLimits, ClientLimiter, TooManyRequests, load_limits
+from streaming_core.api.metrics import metrics_router
 from streaming_core.api.requests import USER_HEADER, PayloadTooLarge
 from streaming_core.api.routes import ApiContext, chat_router
 from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
+from streaming_core.quotas import QuotaExceeded
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
 from streaming_core.visitors import VisitorCookieMiddleware
@@ -68,6 +70,7 @@ def create_app(
     app.add_middleware(VisitorCookieMiddleware)  # a user of its own for each browser
     _add_error_handlers(app, limits)
     app.include_router(chat_router(api))
+    app.include_router(metrics_router(limits.metrics_token))
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, object]:
@@ -113,9 +116,12 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     def refuse(status: int, code: str, retry_after: float | None = None) -> ErrorHandler:
         async def handler(request: Request, error: Exception) -> JSONResponse:
             headers = {} if retry_after is None else {"Retry-After": str(round(retry_after))}
-            if isinstance(error, TooManyRequests):
+            body = {"error": code, "detail": str(error)}
+            if isinstance(error, (TooManyRequests, QuotaExceeded)):
                 headers = {"Retry-After": str(error.retry_after)}
-            return JSONResponse({"error": code, "detail": str(error)}, status_code=status, headers=headers)
+            if isinstance(error, QuotaExceeded):
+                body["limit"] = error.limit  # which one: a client can offer another backend for daily_budget
+            return JSONResponse(body, status_code=status, headers=headers)
 
         return handler
 
@@ -123,6 +129,7 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     app.add_exception_handler(PayloadTooLarge, refuse(413, "too_large"))
     app.add_exception_handler(UnknownSession, refuse(404, "unknown_session"))
     app.add_exception_handler(TooManyRequests, refuse(429, "too_many_requests"))
+    app.add_exception_handler(QuotaExceeded, refuse(429, "quota_exceeded"))
     app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
     app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))
     app.add_exception_handler(SessionStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))

@@ -2,7 +2,8 @@
 
 A client is its IP address as uvicorn reports it (behind a trusted proxy, run uvicorn with
 --proxy-headers so that is the visitor's address); the user id is not used, because a client
-could pick a new one for every request.
+could pick a new one for every request. These limits guard this process's connections; the
+visitor quotas on turns and tokens, shared with the pages, are streaming_core.quotas.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from streaming_core.errors import StreamingCoreError
+from fastapi import Request
+
+from streaming_core.api.requests import client_key
+from streaming_core.errors import ConfigurationError, StreamingCoreError
 from streaming_core.metrics import Clock
 from streaming_core.settings import env_number
+from streaming_core.visitors import VISITOR_COOKIE, is_valid_user_id
 
 LOCALHOST_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
@@ -34,6 +39,7 @@ class ApiLimits:
     send_timeout_s: float = 30.0  # API_SEND_TIMEOUT_SECONDS: a stuck client is dropped
     retry_ms: int = 1000  # API_RETRY_MS: EventSource's reconnection delay
     cors_origins: tuple[str, ...] = ()  # API_CORS_ORIGINS, comma-separated; empty: localhost
+    metrics_token: str | None = None  # METRICS_TOKEN: bearer token for /metrics; unset: loopback only
 
 
 def load_limits(env: Mapping[str, str] | None = None) -> ApiLimits:
@@ -51,7 +57,26 @@ def load_limits(env: Mapping[str, str] | None = None) -> ApiLimits:
         send_timeout_s=env_number(env, "API_SEND_TIMEOUT_SECONDS", d.send_timeout_s, float, 1.0),
         retry_ms=env_number(env, "API_RETRY_MS", d.retry_ms, int, 0),
         cors_origins=origins,
+        metrics_token=_metrics_token(env.get("METRICS_TOKEN", "")),
     )
+
+
+def _metrics_token(raw: str) -> str | None:
+    if not raw:
+        return None
+    if len(raw) < 16 or not raw.isascii() or any(c.isspace() for c in raw):
+        raise ConfigurationError(
+            "METRICS_TOKEN must be at least 16 printable ASCII characters without spaces, "
+            "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
+    return raw
+
+
+def visitor_key(request: Request) -> str:
+    """Whom the quotas charge: the visitor cookie the pages use too, else the client address
+    (X-User-Id is not used: a script could send a new one with every request)."""
+    cookie = request.cookies.get(VISITOR_COOKIE, "")
+    return f"v:{cookie}" if is_valid_user_id(cookie) else f"a:{client_key(request)}"
 
 
 class TooManyRequests(StreamingCoreError):
