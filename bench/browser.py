@@ -11,6 +11,7 @@ from typing import Any
 
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from bench.servers import UNLIMITED_QUOTAS
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.streamlit_browser import Browser
 from tests.e2e.streamlit_server import StreamlitServer
@@ -74,7 +75,7 @@ def demo_in_chromium(**env: str) -> Iterator[tuple[StreamlitServer, Any]]:
 
     with (
         tempfile.TemporaryDirectory() as workdir,
-        StreamlitServer(Path(workdir), **env) as server,
+        StreamlitServer(Path(workdir), **{**UNLIMITED_QUOTAS, **env}) as server,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -6,11 +6,13 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from streaming_core.backends import resolve_backend
+from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
 from streaming_core.settings import BACKEND_NAMES, Settings
 from ui.context import FAULTS, PageContext, demo_reply, with_fault
 from ui.navigation import render_menu
+from ui.quota import show_budget
 
 CONTEXT_KEY = "page_context"
 _BACKEND_LABELS = {
@@ -27,13 +29,20 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         st.divider()
         page_slot = st.container()
         st.header("Model")
+        local_missing = local_unavailable_reason(settings)
+        labels = (
+            {**_BACKEND_LABELS, "local": _BACKEND_LABELS["local"] + " (unavailable)"}
+            if local_missing
+            else _BACKEND_LABELS
+        )
         requested = st.radio(
             "Backend",
             BACKEND_NAMES,
             index=BACKEND_NAMES.index(settings.backend),
-            format_func=_BACKEND_LABELS.__getitem__,
+            format_func=labels.__getitem__,
             key="backend",
-            help="Auto uses Gemini when an API key is set, otherwise the local Gemma model.",
+            help="Auto uses Gemini when an API key is set, otherwise the local Gemma model"
+            + (f". Local is unavailable: {local_missing}." if local_missing else "."),
         )
         try:
             choice = resolve_backend(requested, settings)
@@ -42,6 +51,8 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         except ConfigurationError as error:
             backend, note, ready = requested, str(error), False
             st.warning(note)
+        if settings.gemini_configured:
+            show_budget()
         mode = st.radio(
             "Streaming mode",
             ("sse", "none"),

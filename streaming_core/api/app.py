@@ -21,6 +21,7 @@ from streaming_core.api.requests import USER_HEADER, PayloadTooLarge
 from streaming_core.api.routes import ApiContext, chat_router
 from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
+from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
 from streaming_core.quotas import QuotaExceeded
 from streaming_core.runtime import AssistantConfig
@@ -74,9 +75,17 @@ def create_app(
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, object]:
-        """Liveness, the backend in use and why (503 if it is misconfigured), and open runs."""
+        """Liveness, the backend in use and why (503 if it is misconfigured), open runs, and whether
+        the local model can run here (and why not)."""
         backend = resolve_backend(config.backend, settings)
-        return {"status": "ok", "backend": backend.name, "reason": backend.reason, "runs": len(api.registry)}
+        local = local_unavailable_reason(settings)
+        return {
+            "status": "ok",
+            "backend": backend.name,
+            "reason": backend.reason,
+            "runs": len(api.registry),
+            "local_model": {"available": local is None, "reason": local},
+        }
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from google.adk.models.base_llm import BaseLlm
 
+from streaming_core.backends.availability import load_local_model, local_unavailable_reason
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.errors import BackendUnavailable, UnknownBackend
 from streaming_core.settings import GEMINI_KEY_VARIABLES, Settings
@@ -30,6 +31,8 @@ def resolve_backend(requested: str, settings: Settings) -> BackendChoice:
     if requested == "auto":
         if settings.gemini_configured:
             return BackendChoice("gemini", f"API key found: using Gemini ({settings.gemini_model})")
+        if (unavailable := local_unavailable_reason(settings)) is not None:
+            return BackendChoice("scripted", f"no API key and no local model, so the scripted model: {unavailable}")
         return BackendChoice("local", "no API key: using local Gemma 3 270M")
     if requested not in BACKENDS:
         raise UnknownBackend(f"Unknown backend {requested!r}; choose one of auto, {', '.join(BACKENDS)}.")
@@ -38,6 +41,8 @@ def resolve_backend(requested: str, settings: Settings) -> BackendChoice:
             "The Gemini backend needs an API key: set GOOGLE_API_KEY (or GEMINI_API_KEY), "
             "or put it in .streamlit/secrets.toml."
         )
+    if requested == "local" and (unavailable := local_unavailable_reason(settings)) is not None:
+        raise BackendUnavailable(f"The local model is unavailable: {unavailable}.")
     return BackendChoice(requested, f"{LABELS[requested]} selected")
 
 
@@ -67,19 +72,9 @@ def _gemini(settings: Settings) -> BaseLlm:
     return create_gemini(settings.gemini_model)
 
 
-def _local(settings: Settings) -> BaseLlm:
-    # Imported lazily: llama-cpp-python is heavy and absent from some installs.
-    from streaming_core.backends.local_gemma import LocalModelUnavailable, create_local_gemma
-
-    try:
-        return create_local_gemma(settings.local_model_dir)
-    except LocalModelUnavailable as error:
-        raise BackendUnavailable(str(error)) from error
-
-
 _FACTORIES: dict[str, Callable[[Settings], BaseLlm]] = {
     "gemini": _gemini,
-    "local": _local,
+    "local": load_local_model,
     "scripted": lambda settings: ScriptedLlm(),
 }
 

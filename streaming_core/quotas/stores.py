@@ -121,7 +121,7 @@ _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], math.floor(tonumber(ARGV[4]) * 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 """
 
@@ -152,7 +152,8 @@ class RedisQuotaStore:
         return float(wait)
 
     async def acquire(self, key: str, slot: str, limit: int, now: float, expires: float) -> bool:
-        taken = await self._client().eval(_ACQUIRE, 1, self.prefix + key, now, limit, slot, expires)
+        ttl_ms = int((expires - now) * 1000) + 1000  # relative: Redis's clock need not be the caller's
+        taken = await self._client().eval(_ACQUIRE, 1, self.prefix + key, now, limit, slot, expires, ttl_ms)
         return bool(taken)
 
     async def release(self, key: str, slot: str) -> None:
