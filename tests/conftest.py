@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, QuotaLimits, count_refusal, install_limiter
+from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, QuotaLimits, install_limiter
 from tests.fakes.fake_gemini import FakeGeminiServer
 
 SENTINEL_KEY = "test-key-SENTINEL-123"
@@ -30,7 +30,7 @@ ROOMY = QuotaLimits(turns_per_minute=10_000, concurrent_turns=1000, tokens_per_d
 def fresh_quotas() -> Iterator[None]:
     """Each test starts with empty in-process quota state (it would otherwise carry over: one
     process, one client address)."""
-    install_limiter(QuotaLimiter(ROOMY, MemoryQuotaStore(), on_refusal=count_refusal))
+    install_limiter(QuotaLimiter(ROOMY, MemoryQuotaStore()))
     yield
     install_limiter(None)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from streaming_core import telemetry
 from streaming_core.quotas.config import QuotaLimits, load_quota_limits
 from streaming_core.quotas.guard import GuardedTurn
 from streaming_core.quotas.limiter import Admission, Limit, QuotaExceeded, QuotaLimiter, estimate_tokens
@@ -21,7 +20,7 @@ def get_limiter() -> QuotaLimiter:
     with _lock:
         if _limiter is None:
             limits = load_quota_limits()
-            _limiter = QuotaLimiter(limits, create_store(limits.store_url), on_refusal=count_refusal)
+            _limiter = QuotaLimiter(limits, create_store(limits.store_url))
         return _limiter
 
 
@@ -38,10 +37,6 @@ async def admit_turn(visitor: str | None, backend: str) -> Admission | None:
     return None if visitor is None else await get_limiter().admit(visitor, backend)
 
 
-def count_refusal(limit: Limit) -> None:
-    telemetry.QUOTA_REFUSALS.labels(limit).inc()
-
-
 __all__ = [
     "Admission",
     "GuardedTurn",
@@ -53,7 +48,6 @@ __all__ = [
     "QuotaStore",
     "RedisQuotaStore",
     "admit_turn",
-    "count_refusal",
     "create_store",
     "estimate_tokens",
     "get_limiter",

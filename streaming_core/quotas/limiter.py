@@ -7,9 +7,10 @@ import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, NoReturn, TypeAlias
 
+from streaming_core import telemetry
 from streaming_core.errors import StreamingCoreError
 from streaming_core.quotas.config import QuotaLimits
 from streaming_core.quotas.stores import QuotaStore
@@ -73,7 +74,6 @@ class QuotaLimiter:
     limits: QuotaLimits
     store: QuotaStore
     clock: WallClock = time.time
-    on_refusal: Callable[[Limit], None] = field(default=lambda limit: None)
 
     async def admit(self, visitor: str, backend: str) -> Admission:
         """Lets a turn in or raises QuotaExceeded. `visitor` must never be something a person typed
@@ -130,7 +130,7 @@ class QuotaLimiter:
         return max(0, self.limits.gemini_daily_budget - await self.spent_today(now))
 
     def _refuse(self, message: str, limit: Limit, retry_after: int) -> NoReturn:
-        self.on_refusal(limit)
+        telemetry.QUOTA_REFUSALS.labels(limit).inc()
         raise QuotaExceeded(message, limit, retry_after)
 
 
