@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from streaming_core.bridge import get_background_loop
-from streaming_core.quotas import QuotaExceeded, get_limiter
+from streaming_core.quotas import QuotaExceeded, QuotaStoreUnavailable, get_limiter
 from ui.visitor import visitor_id
 
 
@@ -21,6 +21,10 @@ def show_refusal(refusal: QuotaExceeded, *, where: str = "above") -> None:
 def show_budget() -> None:
     """How much of the demo's daily Gemini budget is left, for everyone (shared across processes with Redis)."""
     limiter = get_limiter()
-    left = get_background_loop().run(limiter.budget_left)
+    try:
+        left = get_background_loop().run(limiter.budget_left)
+    except QuotaStoreUnavailable as error:
+        st.caption(f"Gemini budget today: unknown. {error}")
+        return
     total = limiter.limits.gemini_daily_budget
     st.caption(f"Gemini budget today: {left:,} of {total:,} tokens left ({left / total:.0%}); it renews at 00:00 UTC.")

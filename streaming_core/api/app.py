@@ -23,7 +23,7 @@ from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
 from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
-from streaming_core.quotas import QuotaExceeded
+from streaming_core.quotas import QuotaExceeded, QuotaStoreUnavailable
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
 from streaming_core.visitors import VisitorCookieMiddleware
@@ -139,6 +139,7 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     app.add_exception_handler(UnknownSession, refuse(404, "unknown_session"))
     app.add_exception_handler(TooManyRequests, refuse(429, "too_many_requests"))
     app.add_exception_handler(QuotaExceeded, refuse(429, "quota_exceeded"))
+    app.add_exception_handler(QuotaStoreUnavailable, refuse(503, "quota_store_unavailable", retry_after=5))
     app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
     app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))
     app.add_exception_handler(SessionStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))

@@ -8,7 +8,13 @@ import threading
 from streaming_core.quotas.config import QuotaLimits, load_quota_limits
 from streaming_core.quotas.guard import GuardedTurn
 from streaming_core.quotas.limiter import Admission, Limit, QuotaExceeded, QuotaLimiter, estimate_tokens
-from streaming_core.quotas.stores import MemoryQuotaStore, QuotaStore, RedisQuotaStore, create_store
+from streaming_core.quotas.stores import (
+    MemoryQuotaStore,
+    QuotaStore,
+    QuotaStoreUnavailable,
+    RedisQuotaStore,
+    create_store,
+)
 
 _lock = threading.Lock()
 _limiter: QuotaLimiter | None = None
@@ -46,6 +52,7 @@ __all__ = [
     "QuotaLimiter",
     "QuotaLimits",
     "QuotaStore",
+    "QuotaStoreUnavailable",
     "RedisQuotaStore",
     "admit_turn",
     "create_store",

@@ -15,6 +15,7 @@ from streaming_core.assistant import Turn
 from streaming_core.errors import StreamingCoreError
 from streaming_core.events import Done, Queued, StreamError, StreamEvent, TextDelta
 from streaming_core.quotas.limiter import Admission, estimate_tokens
+from streaming_core.quotas.stores import QuotaStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,11 @@ class GuardedTurn(Turn):
             return
         try:
             await self.admission.spend(tokens)
-        finally:
             await self.admission.release()
+        except QuotaStoreUnavailable:  # the answer was given; its slot expires by itself
+            logger.warning(
+                "could not charge %d tokens of a %s turn: the quota store is unreachable", tokens, self.backend
+            )
 
     async def _reported_tokens(self, known: int) -> int:
         """The usage the model reported for this turn, from the events ADK saved in the session."""

@@ -9,12 +9,21 @@ host agree on them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from streaming_core.errors import StreamingCoreError
+
+
+class QuotaStoreUnavailable(StreamingCoreError):
+    """The quota store (Redis) cannot be reached: turns are refused, not let in unmetered."""
 
 
 class QuotaStore(Protocol):
@@ -148,26 +157,40 @@ class RedisQuotaStore:
 
     async def take(self, key: str, capacity: float, per_second: float, now: float) -> float:
         ttl_ms = int(capacity / per_second * 1000) + 1000  # refilled by then: the same as no key
-        wait = await self._client().eval(_TAKE, 1, self.prefix + key, capacity, per_second, now, ttl_ms)
+        async with self._reaching():
+            wait = await self._client().eval(_TAKE, 1, self.prefix + key, capacity, per_second, now, ttl_ms)
         return float(wait)
+
+    @contextlib.asynccontextmanager
+    async def _reaching(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as error:
+            raise QuotaStoreUnavailable(
+                "The quota store (Redis, RUN_STORE_URL) is unreachable, so no new answers can start; "
+                "try again in a few seconds."
+            ) from error
 
     async def acquire(self, key: str, slot: str, limit: int, now: float, expires: float) -> bool:
         ttl_ms = int((expires - now) * 1000) + 1000  # relative: Redis's clock need not be the caller's
-        taken = await self._client().eval(_ACQUIRE, 1, self.prefix + key, now, limit, slot, expires, ttl_ms)
+        async with self._reaching():
+            taken = await self._client().eval(_ACQUIRE, 1, self.prefix + key, now, limit, slot, expires, ttl_ms)
         return bool(taken)
 
     async def release(self, key: str, slot: str) -> None:
-        await self._client().zrem(self.prefix + key, slot)
+        async with self._reaching():
+            await self._client().zrem(self.prefix + key, slot)
 
     async def add(self, key: str, amount: int, now: float, ttl_s: int) -> int:
-        async with self._client().pipeline(transaction=True) as pipe:
+        async with self._reaching(), self._client().pipeline(transaction=True) as pipe:
             pipe.incrby(self.prefix + key, amount)
             pipe.expire(self.prefix + key, ttl_s)
             value, _ = await pipe.execute()
         return int(value)
 
     async def get(self, key: str, now: float) -> int:
-        return int(await self._client().get(self.prefix + key) or 0)
+        async with self._reaching():
+            return int(await self._client().get(self.prefix + key) or 0)
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()

@@ -8,10 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from streaming_core.errors import ConfigurationError
-from streaming_core.quotas import MemoryQuotaStore, QuotaExceeded, QuotaLimiter, QuotaLimits, RedisQuotaStore
+from streaming_core.quotas import (
+    MemoryQuotaStore,
+    QuotaExceeded,
+    QuotaLimiter,
+    QuotaLimits,
+    QuotaStoreUnavailable,
+    RedisQuotaStore,
+)
 from streaming_core.quotas.config import load_quota_limits
 from streaming_core.quotas.stores import QuotaStore
-from streaming_core.testing.datastores import RedisServer
+from streaming_core.testing.datastores import RedisServer, free_port
 
 DAY = 86_400.0
 NOON = 20_000 * DAY + DAY / 2  # a UTC noon, far from midnight
@@ -179,3 +186,15 @@ def test_quota_settings_read_redis_from_the_run_store_url() -> None:
 
     assert limits.turns_per_minute == 7 and limits.store_url == "redis://127.0.0.1:1/0"
     assert in_memory.store_url is None
+
+
+def test_an_unreachable_redis_refuses_turns_with_a_clear_error() -> None:
+    async def scenario() -> None:
+        store = RedisQuotaStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+        try:
+            await limiter(store, Clock()).admit("v:a", "scripted")
+        finally:
+            await store.aclose()
+
+    with pytest.raises(QuotaStoreUnavailable, match="RUN_STORE_URL"):
+        asyncio.run(scenario())
