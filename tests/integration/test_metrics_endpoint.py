@@ -7,13 +7,16 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from streaming_core import telemetry
 from streaming_core.api.app import create_app
 from streaming_core.api.limits import ApiLimits, load_limits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
+from streaming_core.events import TextDelta
 from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, QuotaLimits, install_limiter
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
+from streaming_core.sync_api import stream_turn_sync
 from tests.e2e.conftest import ApiServer, read_sse
 
 SETTINGS = Settings(backend="scripted")
@@ -91,3 +94,23 @@ async def test_without_a_token_metrics_are_refused_to_other_hosts() -> None:
 def test_a_weak_or_malformed_metrics_token_is_a_configuration_error(token: str) -> None:
     with pytest.raises(ConfigurationError, match="METRICS_TOKEN"):
         load_limits({"METRICS_TOKEN": token})
+
+
+def test_a_stopped_and_a_timed_out_turn_are_counted_as_such_and_leave_no_active_stream() -> None:
+    hangs = AssistantConfig(
+        backend="scripted", persistent=False, script=(ScriptedReply(text="abcdef", chunk_size=2, hang_after=1),)
+    )
+
+    def finished(outcome: str) -> float:
+        labels = {"backend": "scripted", "outcome": outcome, "error": ""}
+        return telemetry.REGISTRY.get_sample_value("adk_turns_finished_total", labels) or 0.0
+
+    stopped_before, timeouts_before = finished("stopped"), finished("timeout")
+    stream = stream_turn_sync("stop me", hangs, visitor="v:someone")
+    next(event for event in stream if isinstance(event, TextDelta))
+    stream.close()  # Stop: the core cancels the model call
+    list(stream_turn_sync("time me out", hangs, visitor="v:someone", timeout_s=0.5))
+
+    assert finished("stopped") == stopped_before + 1
+    assert finished("timeout") == timeouts_before + 1
+    assert telemetry.REGISTRY.get_sample_value("adk_active_streams") == 0
