@@ -61,7 +61,8 @@ class GuardedTurn(Turn):
                 telemetry.QUEUED_TURNS.dec()
             telemetry.ACTIVE_STREAMS.dec()
             self._record(done, error_code)
-            await self._settle("".join(streamed), known)
+            # A stopped turn saved no final event, so no reported usage: skip the read, Stop stays quick.
+            await self._settle("".join(streamed), known if done is not None else None)
 
     def _record(self, done: Done | None, error_code: str) -> None:
         backend = self.backend
@@ -74,8 +75,9 @@ class GuardedTurn(Turn):
             telemetry.TIME_TO_FIRST_CHUNK.labels(backend).observe(done.metrics.time_to_first_chunk)
         telemetry.TURN_TIME.labels(backend).observe(done.metrics.total_time)
 
-    async def _settle(self, text: str, known: int) -> None:
-        tokens = await self._reported_tokens(known) or estimate_tokens(self.message, text)
+    async def _settle(self, text: str, known: int | None) -> None:
+        reported = 0 if known is None else await self._reported_tokens(known)
+        tokens = reported or estimate_tokens(self.message, text)
         telemetry.TOKENS.labels(self.backend).inc(tokens)
         if self.admission is None:
             return
