@@ -77,3 +77,34 @@ def test_metrics_on_the_streamlit_port_count_the_pages_turns_and_refusals(tab: B
     assert scraped.status_code == 200
     assert values[("adk_turns_started_total", (("backend", "scripted"),))] >= 1
     assert values[("adk_quota_refusals_total", (("limit", "turns_per_minute"),))] >= 1
+
+
+@pytest.fixture(scope="module")
+def one_answer_at_a_time(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    with StreamlitServer(tmp_path_factory.mktemp("concurrent"), QUOTA_CONCURRENT_TURNS="1") as server:
+        yield server
+
+
+def test_a_second_tab_waits_for_the_first_answer_then_its_next_turn_is_let_in(
+    chromium: Any, one_answer_at_a_time: StreamlitServer
+) -> None:
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})  # two tabs, one visitor cookie
+    try:
+        first = Browser(context.new_page(), one_answer_at_a_time)
+        first.open("chat")
+        second = Browser(context.new_page(), one_answer_at_a_time)
+        second.open("progress")
+        first.set_number("Between chunks (s)", 0.1)  # about 4 s of answer
+        first.chat("A long answer")
+        first.page.get_by_test_id("stChatMessage").last.get_by_text("You asked: A long answer").wait_for()
+
+        submit(second, "While the other tab streams")
+        refusal = second.page.get_by_test_id("stAlert").filter(has_text="1 answer(s) streaming")
+        refusal.wait_for()
+        first.page.get_by_text("Metrics of the last answer").wait_for(timeout=60_000)  # the first answer ended
+        submit(second, "Now my turn")
+
+        second.page.get_by_text("You asked: Now my turn").wait_for()
+        assert second.page.get_by_text("1 answer(s) streaming").count() == 0
+    finally:
+        context.close()
