@@ -23,7 +23,7 @@ from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
 from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
-from streaming_core.quotas import QuotaExceeded, QuotaStoreUnavailable
+from streaming_core.quotas import QuotaExceeded, QuotaStoreUnavailable, get_limiter
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
 from streaming_core.visitors import VisitorCookieMiddleware
@@ -54,7 +54,8 @@ def create_app(
     settings = settings or load_settings()
     limits = limits or load_limits()
     config = config or AssistantConfig(backend=settings.backend, tools=DEFAULT_TOOLS)
-    api = ApiContext(config, settings, limits, ClientLimiter(limits))
+    # The request rate lives with the visitor quotas: in Redis, when RUN_STORE_URL names one, for every worker.
+    api = ApiContext(config, settings, limits, ClientLimiter(limits, store=get_limiter().store))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

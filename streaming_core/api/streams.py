@@ -57,7 +57,7 @@ class ApiContext:
 
 async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -> Response:
     client, user = client_key(request), user_id_for(request)
-    api.limiter.check_rate(client)
+    await api.limiter.check_rate(client)
     last_event_id = request.headers.get("last-event-id")
     if last_event_id:
         return resume_stream(api, client, user, last_event_id)

@@ -80,10 +80,11 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
-def test_two_workers_sharing_redis_enforce_one_rate_per_visitor(redis_url: str, tmp_path: Path) -> None:
+def test_two_workers_sharing_redis_enforce_one_rate_per_visitor_and_per_address(redis_url: str, tmp_path: Path) -> None:
     env = {
         "RUN_STORE_URL": redis_url,
         "QUOTA_TURNS_PER_MINUTE": "4",
+        "API_RATE_PER_MINUTE": "8",  # per client address: every request here comes from 127.0.0.1
         "STREAMING_BACKEND": "scripted",
         "SESSION_DB": str(tmp_path / "sessions.db"),
         **{name: "" for name in GEMINI_KEY_VARIABLES},
@@ -101,12 +102,17 @@ def test_two_workers_sharing_redis_enforce_one_rate_per_visitor(redis_url: str, 
                     retry_after = source.response.headers.get("retry-after")
                     if source.response.status_code == 200:
                         list(source.iter_sse())  # to the end: the turn's slot is freed
-        with httpx.Client(cookies={"adk_user": "visitor-two"}, timeout=30) as other:
-            other_status = other.get(f"{two.url}/chat/stream", params={"query": "hi"}).status_code
+        others = []
+        for worker, visitor in ((two, "visitor-two"), (one, "visitor-three"), (one, "visitor-four")):
+            with httpx.Client(cookies={"adk_user": visitor}, timeout=30) as other:
+                others.append(other.get(f"{worker.url}/chat/stream", params={"query": "hi"}))
 
     assert statuses == [200, 200, 200, 200, 429, 429]
     assert retry_after is not None and int(retry_after) >= 1
-    assert other_status == 200
+    # Other visitors are served until the address's 8 requests a minute are spent, counted across
+    # both workers (neither saw more than 5).
+    assert [reply.status_code for reply in others] == [200, 200, 429]
+    assert others[2].json()["error"] == "too_many_requests"
 
 
 async def test_spending_the_daily_gemini_budget_refuses_gemini_and_offers_another_backend(
