@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, QuotaLimits, install_limiter
-from tests.app.apptest import Page, script_log
+from tests.app.apptest import APP, Page, script_log
 from tests.app.test_chat_page import CHAT, messages, send
 
 PROGRESS = "pages/4_progress.py"
@@ -72,3 +73,16 @@ def test_visitors_have_quotas_of_their_own(clock: Clock) -> None:
     second.submit("Theirs")
 
     assert not [w for w in second.at.warning if "Try again" in w.value]
+
+
+@pytest.mark.parametrize(("name", "value"), [("QUOTA_TURNS_PER_MINUTE", "lots"), ("GEMINI_DAILY_TOKEN_BUDGET", "-5")])
+def test_a_bad_quota_setting_stops_the_page_with_a_message_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(APP), default_timeout=30)
+
+    at.run()
+
+    assert not at.exception
+    assert name in at.error[0].value
