@@ -4,11 +4,13 @@ Gemini budget), its concurrent-turn slot freed however it ends. Pages and API bo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from google.adk.agents.run_config import StreamingMode
+from google.adk.sessions.base_session_service import GetSessionConfig
 
 from streaming_core import telemetry
 from streaming_core.assistant import Turn
@@ -34,7 +36,7 @@ class GuardedTurn(Turn):
     async def events(
         self, *, mode: StreamingMode | str = StreamingMode.SSE, timeout_s: float | None = None
     ) -> AsyncGenerator[StreamEvent, None]:
-        backend, known = self.backend, len(self.session.events)
+        backend, started = self.backend, time.time()
         telemetry.TURNS_STARTED.labels(backend).inc()
         telemetry.ACTIVE_STREAMS.inc()
         queued = False
@@ -62,7 +64,7 @@ class GuardedTurn(Turn):
             telemetry.ACTIVE_STREAMS.dec()
             self._record(done, error_code)
             # A stopped turn saved no final event, so no reported usage: skip the read, Stop stays quick.
-            await self._settle("".join(streamed), known if done is not None else None)
+            await self._settle("".join(streamed), started if done is not None else None)
 
     def _record(self, done: Done | None, error_code: str) -> None:
         backend = self.backend
@@ -75,8 +77,8 @@ class GuardedTurn(Turn):
             telemetry.TIME_TO_FIRST_CHUNK.labels(backend).observe(done.metrics.time_to_first_chunk)
         telemetry.TURN_TIME.labels(backend).observe(done.metrics.total_time)
 
-    async def _settle(self, text: str, known: int | None) -> None:
-        reported = 0 if known is None else await self._reported_tokens(known)
+    async def _settle(self, text: str, started: float | None) -> None:
+        reported = 0 if started is None else await self._reported_tokens(started)
         tokens = reported or estimate_tokens(self.message, text)
         telemetry.TOKENS.labels(self.backend).inc(tokens)
         if self.admission is None:
@@ -89,17 +91,21 @@ class GuardedTurn(Turn):
                 "could not charge %d tokens of a %s turn: the quota store is unreachable", tokens, self.backend
             )
 
-    async def _reported_tokens(self, known: int) -> int:
-        """The usage the model reported for this turn, from the events ADK saved in the session."""
+    async def _reported_tokens(self, started: float) -> int:
+        """The usage the model reported for this turn, from the events ADK saved in the session
+        since the turn started (only those are read: a long conversation costs no more)."""
         assistant = self.assistant
         try:
             session = await assistant.session_service.get_session(
-                app_name=self.session.app_name, user_id=self.session.user_id, session_id=self.session.id
+                app_name=self.session.app_name,
+                user_id=self.session.user_id,
+                session_id=self.session.id,
+                config=GetSessionConfig(after_timestamp=started),
             )
         except StreamingCoreError:
             logger.warning("could not read the usage of a turn in session %s; estimating it", self.session.id)
             return 0
         if session is None:
             return 0
-        usage = (event.usage_metadata for event in session.events[known:] if event.author == assistant.agent.name)
+        usage = (event.usage_metadata for event in session.events if event.author == assistant.agent.name)
         return sum(u.total_token_count or 0 for u in usage if u is not None)

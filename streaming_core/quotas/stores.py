@@ -47,6 +47,11 @@ class QuotaStore(Protocol):
 class _Bucket:
     tokens: float
     updated: float
+    capacity: float  # buckets of different limits share the store
+    per_second: float
+
+    def refilled(self, now: float) -> float:
+        return min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.per_second)
 
 
 @dataclass
@@ -60,15 +65,15 @@ class MemoryQuotaStore:
 
     async def take(self, key: str, capacity: float, per_second: float, now: float) -> float:
         with self._lock:
-            bucket = self._buckets.get(key) or _Bucket(capacity, now)
-            bucket.tokens = min(capacity, bucket.tokens + max(0.0, now - bucket.updated) * per_second)
-            bucket.updated = now
+            bucket = self._buckets.get(key) or _Bucket(capacity, now, capacity, per_second)
+            bucket.capacity, bucket.per_second = capacity, per_second
+            bucket.tokens, bucket.updated = bucket.refilled(now), now
             self._buckets[key] = bucket
             if bucket.tokens < 1.0:
                 return (1.0 - bucket.tokens) / per_second
             bucket.tokens -= 1.0
             if len(self._buckets) > 10_000:  # a refilled bucket is the same as none: bounds memory
-                full = [k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * per_second >= capacity]
+                full = [k for k, b in self._buckets.items() if b.refilled(now) >= b.capacity]
                 for stale in full:
                     del self._buckets[stale]
             return 0.0
