@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from bench.servers import UNLIMITED_QUOTAS
 from streaming_core.testing.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, Browser
 from streaming_core.testing.streamlit_server import StreamlitServer
 
@@ -86,7 +87,7 @@ def demo_in_chromium(**env: str) -> Iterator[tuple[StreamlitServer, Any]]:
 
     with (
         tempfile.TemporaryDirectory() as workdir,
-        StreamlitServer(Path(workdir), env) as server,
+        StreamlitServer(Path(workdir), {**UNLIMITED_QUOTAS, **env}) as server,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -22,6 +22,13 @@ ADK = Path(sys.executable).parent / "adk"
 ADK_APP = "streaming_assistant"  # the directory name under bench/agents
 # Admission limits out of the way: every stream comes from one client, 127.0.0.1.
 UNLIMITED = {"API_MAX_STREAMS_PER_CLIENT": "100000", "API_RATE_PER_MINUTE": "1000000", "API_MAX_RUNS": "100000"}
+# Visitor quotas out of the way too: a benchmark is one visitor sending far more than a person would.
+UNLIMITED_QUOTAS = {
+    "QUOTA_TURNS_PER_MINUTE": "10000",
+    "QUOTA_CONCURRENT_TURNS": "1000",
+    "QUOTA_TOKENS_PER_DAY": str(10**12),
+    "GEMINI_DAILY_TOKEN_BUDGET": str(10**12),
+}
 
 
 def reply_env(chunks: int, chars: int, delay: float) -> dict[str, str]:
@@ -53,7 +60,7 @@ def raise_fd_limit(needed: int) -> None:
 def our_server(env: Mapping[str, str]) -> ServerProcess:
     command = [sys.executable, "-m", "uvicorn", "bench.servers:create_bench_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", "{port}"]
-    return ServerProcess("our SSE API", command, "/healthz", {**UNLIMITED, **env}, cwd=ROOT)
+    return ServerProcess("our SSE API", command, "/healthz", {**UNLIMITED, **UNLIMITED_QUOTAS, **env}, cwd=ROOT)
 
 
 def adk_server(env: Mapping[str, str]) -> ServerProcess:

@@ -103,6 +103,7 @@ def show_history(config: AssistantConfig, session_id: str | None) -> None:
 def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: str | None, input_key: str) -> None:
     """Streams one answer, then reruns so the page shows the conversation as the session holds it."""
     user = visitor_id()
+    started = session_id is None
     try:
         session_id = session_id or call_assistant(config, lambda a: a.start_conversation(user, prompt))
     except StreamingCoreError as error:
@@ -114,6 +115,10 @@ def chat_turn(prompt: str, config: AssistantConfig, *, mode: str, session_id: st
         st.markdown(prompt)
     with st.chat_message("assistant"):
         outcome = stream_answer(prompt, config, mode=mode, session_id=session_id, user_id=user)
+    if outcome.refusal is not None:  # over a quota: no empty conversation left behind, the text given back
+        if started:
+            _delete(config, session_id)
+        return_draft(input_key, prompt, f"{outcome.refusal} Your message is back in the box below.")
     if outcome.problem is not None:  # nothing reached the session: give the text back
         return_draft(input_key, prompt, outcome.problem)
     summary = outcome.done.metrics if outcome.done else None

@@ -6,6 +6,7 @@ import streamlit as st
 
 from streaming_core.events import StreamError
 from ui.metrics import metrics_strip
+from ui.quota import show_refusal
 from ui.streaming import StreamOutcome
 
 _QUOTA_HELP = (
@@ -26,6 +27,9 @@ def show_stream_error(error: StreamError, *, partial: bool) -> None:
 
 
 def show_outcome(outcome: StreamOutcome, *, metrics: bool = True) -> None:
+    if outcome.refusal is not None:
+        show_refusal(outcome.refusal)
+        return
     if outcome.problem is not None:
         st.error(outcome.problem, icon=":material/error:")
         return

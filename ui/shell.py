@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from streaming_core.errors import ConfigurationError
+from streaming_core.quotas import load_quota_limits
 from streaming_core.settings import load_settings
 from ui.context import PageContext
 from ui.navigation import MAIN_SCRIPT
@@ -31,6 +32,7 @@ def _render_shell(home: StreamlitPage | str) -> PageContext:
     st.set_page_config(page_icon=":material/stream:", layout="wide")
     try:
         settings = load_settings()
+        load_quota_limits()  # checked here too, so a bad QUOTA_* stops every page, not only the first turn
     except ConfigurationError as error:
         st.error(str(error))
         st.stop()

@@ -6,11 +6,13 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from streaming_core.backends import AUTO, BACKEND_CHOICES, BACKENDS, resolve_backend
+from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
 from streaming_core.settings import Settings
 from ui.context import FAULTS, PageContext, demo_reply, with_fault
 from ui.navigation import render_menu
+from ui.quota import show_budget
 
 CONTEXT_KEY = "page_context"
 
@@ -27,13 +29,17 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         st.divider()
         page_slot = st.container()
         st.header("Model")
+        local_missing = local_unavailable_reason(settings)
         requested = st.radio(
             "Backend",
             BACKEND_CHOICES,
             index=BACKEND_CHOICES.index(settings.backend),
-            format_func=backend_option,
+            format_func=lambda name: (
+                backend_option(name) + (" (unavailable)" if name == "local" and local_missing else "")
+            ),
             key="backend",
-            help="Auto uses Gemini when an API key is set, otherwise the local Gemma model.",
+            help="Auto uses Gemini when an API key is set, otherwise the local Gemma model"
+            + (f". Local is unavailable: {local_missing}." if local_missing else "."),
         )
         try:
             choice = resolve_backend(requested, settings)
@@ -42,6 +48,8 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
         except ConfigurationError as error:
             backend, note, ready = requested, str(error), False
             st.warning(note)
+        if settings.gemini_configured:
+            show_budget()
         mode = st.radio(
             "Streaming mode",
             ("sse", "none"),

@@ -22,9 +22,11 @@ from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
 from streaming_core.errors import StreamingCoreError
 from streaming_core.events import Done, Heartbeat, Queued, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
 from streaming_core.patterns import Aggregation, Progress, aggregate, coalesce_text, track_progress
+from streaming_core.quotas import QuotaExceeded
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import load_settings
 from streaming_core.sync_api import call_assistant, stream_turn_sync
+from ui.quota import quota_key
 
 Events: TypeAlias = Iterable[StreamEvent | Heartbeat]
 ToolEvent: TypeAlias = ToolCall | ToolResult
@@ -44,6 +46,7 @@ class StreamOutcome:
     done: Done | None = None
     errors: list[StreamError] = field(default_factory=list)
     problem: str | None = None  # the turn could not start: bad input, backend unavailable…
+    refusal: QuotaExceeded | None = None  # …or a quota: the problem, with how long to wait
     model_cancelled: bool | None = None  # known for the scripted model only
     queued: Queued | None = None  # the turn waited for the model or the conversation
 
@@ -95,7 +98,9 @@ def stream_answer(
             on_event(event)
 
     limit = settings.turn_timeout_s if timeout_s is None else timeout_s  # a silent model cannot hang a page
-    events = stream_turn_sync(message, config, session_id=session_id, user_id=user_id, mode=mode, timeout_s=limit)
+    events = stream_turn_sync(
+        message, config, session_id=session_id, user_id=user_id, mode=mode, timeout_s=limit, visitor=quota_key()
+    )
     source = iter(through(events) if through is not None else events)
     try:
         while True:
@@ -112,6 +117,7 @@ def stream_answer(
             on_tool(segment.tool_event)
     except StreamingCoreError as error:
         outcome.problem = str(error)
+        outcome.refusal = error if isinstance(error, QuotaExceeded) else None
     finally:
         _close(source)
         _close(events)
@@ -129,7 +135,7 @@ def collect_answer(
 ) -> tuple[Aggregation, StreamOutcome]:
     """The aggregation pattern: drains the whole stream first, Stop still works meanwhile."""
     outcome = StreamOutcome()
-    events = stream_turn_sync(message, config, mode=mode, timeout_s=load_settings().turn_timeout_s)
+    events = stream_turn_sync(message, config, mode=mode, timeout_s=load_settings().turn_timeout_s, visitor=quota_key())
     source: Iterator[StreamEvent | Heartbeat] = _observed(events, outcome)
     if on_progress is not None:
         source = track_progress(source, on_progress)
@@ -138,6 +144,7 @@ def collect_answer(
         result = aggregate(source)
     except StreamingCoreError as error:
         outcome.problem = str(error)
+        outcome.refusal = error if isinstance(error, QuotaExceeded) else None
     finally:
         _close(source)
         _close(events)

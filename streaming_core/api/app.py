@@ -16,11 +16,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from streaming_core.api.limits import LOCALHOST_ORIGINS, ApiLimits, ClientLimiter, TooManyRequests, load_limits
+from streaming_core.api.metrics import metrics_router
 from streaming_core.api.requests import USER_HEADER, PayloadTooLarge
 from streaming_core.api.routes import ApiContext, chat_router
 from streaming_core.api.runs import RegistryFull
 from streaming_core.backends import resolve_backend
+from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
+from streaming_core.quotas import QuotaExceeded, QuotaStoreUnavailable, get_limiter
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
 from streaming_core.tools import DEMO_TOOLS
@@ -51,7 +54,8 @@ def create_app(
     settings = settings or load_settings()
     limits = limits or load_limits()
     config = config or AssistantConfig(backend=settings.backend, tools=DEMO_TOOLS)
-    api = ApiContext(config, settings, limits, ClientLimiter(limits))
+    # The request rate lives with the visitor quotas: in Redis, when RUN_STORE_URL names one, for every worker.
+    api = ApiContext(config, settings, limits, ClientLimiter(limits, store=get_limiter().store))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,12 +72,21 @@ def create_app(
     app.add_middleware(VisitorCookieMiddleware)  # a user of its own for each browser
     _add_error_handlers(app, limits)
     app.include_router(chat_router(api))
+    app.include_router(metrics_router(limits.metrics_token))
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, object]:
-        """Liveness, the backend in use and why (503 if it is misconfigured), and open runs."""
+        """Liveness, the backend in use and why (503 if it is misconfigured), open runs, and whether
+        the local model can run here (and why not)."""
         backend = resolve_backend(config.backend, settings)
-        return {"status": "ok", "backend": backend.name, "reason": backend.reason, "runs": len(api.registry)}
+        local = local_unavailable_reason(settings)
+        return {
+            "status": "ok",
+            "backend": backend.name,
+            "reason": backend.reason,
+            "runs": len(api.registry),
+            "local_model": {"available": local is None, "reason": local},
+        }
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
@@ -113,9 +126,12 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     def refuse(status: int, code: str, retry_after: float | None = None) -> ErrorHandler:
         async def handler(request: Request, error: Exception) -> JSONResponse:
             headers = {} if retry_after is None else {"Retry-After": str(round(retry_after))}
-            if isinstance(error, TooManyRequests):
+            body = {"error": code, "detail": str(error)}
+            if isinstance(error, (TooManyRequests, QuotaExceeded)):
                 headers = {"Retry-After": str(error.retry_after)}
-            return JSONResponse({"error": code, "detail": str(error)}, status_code=status, headers=headers)
+            if isinstance(error, QuotaExceeded):
+                body["limit"] = error.limit  # which one: a client can offer another backend for daily_budget
+            return JSONResponse(body, status_code=status, headers=headers)
 
         return handler
 
@@ -123,6 +139,8 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     app.add_exception_handler(PayloadTooLarge, refuse(413, "too_large"))
     app.add_exception_handler(UnknownSession, refuse(404, "unknown_session"))
     app.add_exception_handler(TooManyRequests, refuse(429, "too_many_requests"))
+    app.add_exception_handler(QuotaExceeded, refuse(429, "quota_exceeded"))
+    app.add_exception_handler(QuotaStoreUnavailable, refuse(503, "quota_store_unavailable", retry_after=5))
     app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
     app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))
     app.add_exception_handler(SessionStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))

@@ -2,7 +2,9 @@
 
 A client is its IP address as uvicorn reports it (behind a trusted proxy, run uvicorn with
 --proxy-headers so that is the visitor's address); the user id is not used, because a client
-could pick a new one for every request.
+could pick a new one for every request. The request rate lives in the quota store (Redis when
+RUN_STORE_URL names one, so all workers share it); open streams are this process's connections.
+The visitor quotas on turns and tokens, shared with the pages, are streaming_core.quotas.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from streaming_core.errors import StreamingCoreError
+from fastapi import Request
+
+from streaming_core.api.requests import client_key
+from streaming_core.errors import ConfigurationError, StreamingCoreError
 from streaming_core.metrics import Clock
+from streaming_core.quotas.stores import MemoryQuotaStore, QuotaStore
 from streaming_core.settings import env_number
+from streaming_core.visitors import VISITOR_COOKIE, is_valid_user_id
 
 LOCALHOST_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 
@@ -34,6 +41,7 @@ class ApiLimits:
     send_timeout_s: float = 30.0  # API_SEND_TIMEOUT_SECONDS: a stuck client is dropped
     retry_ms: int = 1000  # API_RETRY_MS: EventSource's reconnection delay
     cors_origins: tuple[str, ...] = ()  # API_CORS_ORIGINS, comma-separated; empty: localhost
+    metrics_token: str | None = None  # METRICS_TOKEN: bearer token for /metrics; unset: loopback only
 
 
 def load_limits(env: Mapping[str, str] | None = None) -> ApiLimits:
@@ -51,7 +59,26 @@ def load_limits(env: Mapping[str, str] | None = None) -> ApiLimits:
         send_timeout_s=env_number(env, "API_SEND_TIMEOUT_SECONDS", d.send_timeout_s, float, 1.0),
         retry_ms=env_number(env, "API_RETRY_MS", d.retry_ms, int, 0),
         cors_origins=origins,
+        metrics_token=_metrics_token(env.get("METRICS_TOKEN", "")),
     )
+
+
+def _metrics_token(raw: str) -> str | None:
+    if not raw:
+        return None
+    if len(raw) < 16 or not raw.isascii() or any(c.isspace() for c in raw):
+        raise ConfigurationError(
+            "METRICS_TOKEN must be at least 16 printable ASCII characters without spaces, "
+            "e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
+    return raw
+
+
+def visitor_key(request: Request) -> str:
+    """Whom the quotas charge: the visitor cookie the pages use too, else the client address
+    (X-User-Id is not used: a script could send a new one with every request)."""
+    cookie = request.cookies.get(VISITOR_COOKIE, "")
+    return f"v:{cookie}" if is_valid_user_id(cookie) else f"a:{client_key(request)}"
 
 
 class TooManyRequests(StreamingCoreError):
@@ -63,37 +90,23 @@ class TooManyRequests(StreamingCoreError):
 
 
 @dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-@dataclass
 class ClientLimiter:
-    """A token bucket per client for the request rate and a counter for open streams."""
+    """The request rate per client address, kept in a quota store (shared by every worker when it
+    is Redis), and this process's open streams per client (a connection lives in one process)."""
 
     limits: ApiLimits
-    clock: Clock = time.monotonic
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    clock: Clock = time.time  # wall clock: workers sharing Redis must agree on it
+    store: QuotaStore = field(default_factory=MemoryQuotaStore)
     _streams: dict[str, int] = field(default_factory=dict)
 
-    def check_rate(self, client: str) -> None:
+    async def check_rate(self, client: str) -> None:
         """Spends one request from the client's bucket, or raises TooManyRequests."""
         capacity = float(self.limits.rate_per_minute)
-        per_second = capacity / 60.0
-        now = self.clock()
-        bucket = self._buckets.get(client) or _Bucket(capacity, now)
-        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * per_second)
-        bucket.updated = now
-        self._buckets[client] = bucket
-        if bucket.tokens < 1.0:
-            wait = math.ceil((1.0 - bucket.tokens) / per_second)
+        wait = await self.store.take(f"api-rate:{client}", capacity, capacity / 60.0, self.clock())
+        if wait > 0:
             raise TooManyRequests(
-                f"Too many requests: the limit is {self.limits.rate_per_minute} streams a minute.", wait
+                f"Too many requests: the limit is {self.limits.rate_per_minute} streams a minute.", math.ceil(wait)
             )
-        bucket.tokens -= 1.0
-        if len(self._buckets) > 10_000:
-            self._forget_full_buckets(now, per_second, capacity)
 
     def open_stream(self, client: str) -> Callable[[], None]:
         """Counts an open stream; returns the (idempotent) function that closes it."""
@@ -122,9 +135,3 @@ class ClientLimiter:
 
     def open_streams(self, client: str) -> int:
         return self._streams.get(client, 0)
-
-    def _forget_full_buckets(self, now: float, per_second: float, capacity: float) -> None:
-        # A bucket that has refilled is the same as no bucket; dropping them bounds memory.
-        for client, bucket in list(self._buckets.items()):
-            if bucket.tokens + (now - bucket.updated) * per_second >= capacity:
-                del self._buckets[client]

@@ -14,11 +14,13 @@ from starlette.types import Receive, Scope, Send
 
 from streaming_core.api.buffer import ResumeGap
 from streaming_core.api.encoding import END, encode_item
-from streaming_core.api.limits import ApiLimits, ClientLimiter
+from streaming_core.api.limits import ApiLimits, ClientLimiter, visitor_key
 from streaming_core.api.requests import StreamRequest, client_key, user_id_for
 from streaming_core.api.runs import EventId, Run, RunRegistry
+from streaming_core.backends import resolve_backend
 from streaming_core.errors import InvalidInput
 from streaming_core.events import StreamError
+from streaming_core.quotas import GuardedTurn, admit_turn
 from streaming_core.runtime import AssistantConfig, get_assistant
 from streaming_core.settings import Settings
 
@@ -55,7 +57,7 @@ class ApiContext:
 
 async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -> Response:
     client, user = client_key(request), user_id_for(request)
-    api.limiter.check_rate(client)
+    await api.limiter.check_rate(client)
     last_event_id = request.headers.get("last-event-id")
     if last_event_id:
         return resume_stream(api, client, user, last_event_id)
@@ -63,12 +65,17 @@ async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -
         raise InvalidInput('Missing query: pass ?query=... or a JSON body with a "query" field.')
     api.registry.check_capacity()
     close_slot = api.limiter.open_stream(client)
+    admission = None
     try:
+        backend = resolve_backend(api.config.backend, api.settings).name
+        admission = await admit_turn(visitor_key(request), backend)  # before open_turn: a refusal creates no session
         assistant = get_assistant(api.config, api.settings)
         turn = await assistant.open_turn(asked.query, session_id=asked.session_id, user_id=user)
-        run = api.registry.start(turn, user)
+        run = api.registry.start(GuardedTurn.of(turn, backend, admission), user)
     except BaseException:
         close_slot()
+        if admission is not None:
+            await admission.release()
         raise
     return run_response(api, run, 0, close_slot)
 

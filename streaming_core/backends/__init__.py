@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from streaming_core.backends.availability import load_local_model, local_unavailable_reason
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.errors import BackendUnavailable, UnknownBackend
 from streaming_core.events import StreamError
@@ -78,13 +79,15 @@ class BackendChoice:
 
 
 def resolve_backend(requested: str, settings: Settings) -> BackendChoice:
-    """Turns `auto` into the first configured backend of AUTO_ORDER; a named backend must be configured."""
+    """Turns `auto` into the first configured backend of AUTO_ORDER (the scripted model when the local one
+    cannot run); a named backend must be configured."""
     if requested == AUTO:
         for name in AUTO_ORDER:
             readiness = BACKENDS[name].readiness(settings)
             if readiness.configured:
                 return BackendChoice(name, readiness.reason)
-        raise BackendUnavailable("No backend is configured: " + BACKENDS[AUTO_ORDER[-1]].readiness(settings).reason)
+        # No model can run (no key, no llama.cpp): the scripted model stands in and the sidebar says why.
+        return BackendChoice("scripted", f"no API key and no local model, so the scripted model. {readiness.reason}")
     backend = backend_named(requested)
     readiness = backend.readiness(settings)
     if not readiness.configured:
@@ -146,14 +149,14 @@ def _describe_gemini(error: BaseException) -> StreamError:
     return StreamError(failure.code, failure.message, failure.retryable, failure.retry_after)
 
 
-def _create_local(settings: Settings, script: Sequence[ScriptedReply]) -> BaseLlm:
-    # Imported lazily: llama-cpp-python is heavy and absent from installs without the `local` extra.
-    from streaming_core.backends.local_gemma import LocalModelUnavailable, create_local_gemma
+def _local_readiness(settings: Settings) -> Readiness:
+    if (unavailable := local_unavailable_reason(settings)) is not None:
+        return Readiness(False, f"The local model is unavailable: {unavailable}.")
+    return Readiness(True, f"no API key: using {_LOCAL_LABEL}")
 
-    try:
-        return create_local_gemma(settings.local_model_dir)
-    except LocalModelUnavailable as error:
-        raise BackendUnavailable(str(error)) from error
+
+def _create_local(settings: Settings, script: Sequence[ScriptedReply]) -> BaseLlm:
+    return load_local_model(settings)
 
 
 def _create_scripted(settings: Settings, script: Sequence[ScriptedReply]) -> BaseLlm:
@@ -174,7 +177,7 @@ BACKENDS: Mapping[str, Backend] = {
             "local",
             _LOCAL_LABEL,
             _create_local,
-            _always(f"no API key: using {_LOCAL_LABEL}"),
+            _local_readiness,
             describe_unexpected(_LOCAL_LABEL),
         ),
         Backend(

@@ -67,7 +67,7 @@ async def test_a_burst_from_one_client_is_capped_while_another_client_is_served(
         async with httpx.AsyncClient() as client:
             burst = await asyncio.gather(*(client.get(url, params={"query": "hi"}) for _ in range(20)))
         # Another client: the limiter keys on the IP address, so present a different one.
-        other = server.call(lambda: server.app.state.api.limiter.check_rate("203.0.113.9"))
+        other = server.call_async(lambda: server.app.state.api.limiter.check_rate("203.0.113.9"))
         started = server.model().log.started
 
     assert sorted(r.status_code for r in burst) == [200] * 5 + [429] * 15
@@ -87,16 +87,16 @@ async def test_the_run_cap_answers_503_with_retry_after() -> None:
     assert refused.headers["retry-after"] == "30"
 
 
-def test_rate_limiter_refills_with_time() -> None:
+async def test_rate_limiter_refills_with_time() -> None:
     now = [0.0]
     limiter = ClientLimiter(ApiLimits(rate_per_minute=2), clock=lambda: now[0])
-    limiter.check_rate("a")
-    limiter.check_rate("a")
+    await limiter.check_rate("a")
+    await limiter.check_rate("a")
 
     with pytest.raises(TooManyRequests) as refused:
-        limiter.check_rate("a")
+        await limiter.check_rate("a")
     now[0] = 30.0
-    limiter.check_rate("a")
+    await limiter.check_rate("a")
 
     assert refused.value.retry_after == 30
 
