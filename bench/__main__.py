@@ -36,7 +36,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
     repeats = _env_int("BENCH_REPEATS", 3)
     return {
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 10_000), repeats),
-        "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "50,200,500"), DOCS),
+        "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "100,200,500"), DOCS),
         "local": lambda: measure_local_model(repeats=max(5, repeats)),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000)),
