@@ -16,6 +16,7 @@ from bench.report import Section, fmt_us
 from bench.servers import ServerProcess, our_server, reply_env
 from bench.sse_clients import OURS
 from bench.stats import Target
+from streaming_core.assistant import TELEMETRY
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import TextDelta
@@ -49,7 +50,8 @@ async def adk_runner(chunks: int) -> int:
         user_id="bench",
         session_id=session.id,
         new_message=_message("go"),
-        run_config=RunConfig(streaming_mode=StreamingMode.SSE),
+        # The run configuration our Turn uses, so the next rows add only our layers.
+        run_config=RunConfig(streaming_mode=StreamingMode.SSE, telemetry=TELEMETRY),
     )
     return len([event async for event in events if event.partial])
 
