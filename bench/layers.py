@@ -142,7 +142,7 @@ def _measure(chunks: int, repeats: int, api: ApiLayer) -> Section:
         f"{fmt_us(medians[API_LAYER] / chunks)} of wall time: where they match, the server set the pace, not the "
         "client. Where that CPU goes (pyinstrument, when this row was added): about two thirds in ADK's Runner; "
         "a fifth in the response path, which makes one ASGI message, h11 frame and socket write per event "
-        "(sse-starlette with its per-send timeout, Starlette middleware, uvicorn); the rest our run task, "
-        "normalization and SSE encoding."
+        "(sse-starlette, Starlette middleware, uvicorn; a stuck client is caught by one watchdog timer per "
+        "response, not a timeout per send); the rest our run task, normalization and SSE encoding."
     )
     return section
