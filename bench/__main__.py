@@ -48,7 +48,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
     repeats = _env_int("BENCH_REPEATS", 9)
     return {
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 10_000), Repetition(repeats, 25, 0.02, 150)),
-        "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "50,200,500"), DOCS),
+        "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "100,200,500"), DOCS),
         "local": lambda: measure_local_model(Repetition(repeats, 15, 0.05, 90)),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000), max(3, repeats // 3)),

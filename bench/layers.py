@@ -15,6 +15,7 @@ from bench.report import Section, fmt_percent, fmt_us, spread_cell
 from bench.servers import ServerProcess, our_server, reply_env
 from bench.sse_clients import OURS
 from bench.stats import Repetition, Spread, Target, gc_paused, measure_cpu, paired_ratios, repeat_until_stable
+from streaming_core.assistant import TELEMETRY
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.bridge import get_background_loop
 from streaming_core.events import TextDelta
@@ -50,7 +51,8 @@ async def adk_runner(chunks: int) -> int:
         user_id="bench",
         session_id=session.id,
         new_message=_message("go"),
-        run_config=RunConfig(streaming_mode=StreamingMode.SSE),
+        # The run configuration our Turn uses, so the next rows add only our layers.
+        run_config=RunConfig(streaming_mode=StreamingMode.SSE, telemetry=TELEMETRY),
     )
     return len([event async for event in events if event.partial])
 
@@ -178,7 +180,8 @@ def _measure(chunks: int, rule: Repetition, api: ApiLayer) -> Section:
         f"The API's client (httpx-sse in this process) spent {spread_cell(Spread.of(api.client_cpu_s), per_chunk)} "
         "of CPU per chunk decoding events. Where the server's CPU goes (pyinstrument, when this row was added): "
         "about two thirds in ADK's Runner; a fifth in the response path, which makes one ASGI message, h11 frame "
-        "and socket write per event (sse-starlette with its per-send timeout, Starlette middleware, uvicorn); the "
-        "rest our run task, normalization and SSE encoding.",
+        "and socket write per event (sse-starlette, Starlette middleware, uvicorn; a stuck client is caught by one "
+        "watchdog timer per response, not a timeout per send); the rest our run task, normalization and SSE "
+        "encoding.",
     ]
     return section

@@ -137,11 +137,14 @@ def measure_memory(chunks: int, repeats: int) -> Section:
     section.notes += [
         "Judged on the whole spread of peak RSS: memory is neither CPU nor wall time, and a neighbour on the "
         "machine does not move it; what varies between repetitions is the allocator.",
-        "What bounds the full stack: ADK 2.13 keeps every LlmResponse of a model call, partial ones included, in "
-        "its telemetry context (`google/adk/telemetry/_instrumentation.py`, `record_llm_response` appends to "
-        "`_llm_responses`, read once at the end for token usage). tracemalloc on a 20,000-chunk stream attributes "
-        "~1 KB per chunk to those pydantic LlmResponse objects; our layers keep O(1) per chunk plus the answer text "
-        "and two compact `array` series. Fewer, larger chunks (as real models send) shrink this proportionally.",
+        "What ADK 2.13 would keep per chunk, and how the full stack avoids it without editing ADK: every "
+        "LlmResponse of a model call in its telemetry `InferenceScope` (read once at the end, for the newest token "
+        "usage), trimmed by our model seam (`streaming_core/model_seam.py`) to the two responses that end-of-call "
+        "telemetry reads; every partial event in the invocation's unbounded event queue when the model outruns the "
+        "reader (the zero-delay scripted model always does), held to a window of 64 by the seam's pacer; and, with "
+        "the experimental GenAI semconv that is its default, every partial's text copied into the call's span "
+        "(quadratic), avoided by choosing the stable semconv in each run's `RunConfig.telemetry`. What is left "
+        "grows with the answer's text (the answer itself and two compact `array` series in our metrics).",
     ]
     return section
 

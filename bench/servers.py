@@ -37,11 +37,18 @@ def reply_env(chunks: int, chars: int, delay: float) -> dict[str, str]:
 
 
 def bench_config(env: Mapping[str, str] = os.environ) -> AssistantConfig:
-    """The agent both servers run: the API's own tools and the scripted reply from `reply_env`;
-    sessions in memory on both (ADK's server gets --session_service_uri memory://)."""
+    """The agent both servers run: the API's own tools and the scripted reply from `reply_env`, or
+    Gemini (`BENCH_BACKEND=gemini`, at GOOGLE_GEMINI_BASE_URL); sessions in memory unless
+    SESSION_DB names the SQLite file (`store_env`)."""
     chunks, chars = int(env["BENCH_REPLY_CHUNKS"]), int(env["BENCH_REPLY_CHARS"])
     reply = ScriptedReply(text="x" * (chunks * chars), chunk_size=chars, chunk_delay=float(env["BENCH_REPLY_DELAY"]))
-    return AssistantConfig(backend="scripted", tools=DEMO_TOOLS, script=(reply,), persistent=False)
+    backend = env.get("BENCH_BACKEND", "scripted")
+    return AssistantConfig(backend=backend, tools=DEMO_TOOLS, script=(reply,), persistent="SESSION_DB" in env)
+
+
+def store_env(db: Path | None) -> dict[str, str]:
+    """How the benchmark tells our server its session store: SQLite at `db`, in memory when None."""
+    return {} if db is None else {"SESSION_DB": str(db)}
 
 
 def create_bench_app() -> FastAPI:
@@ -63,9 +70,11 @@ def our_server(env: Mapping[str, str]) -> ServerProcess:
     return ServerProcess("our SSE API", command, "/healthz", {**UNLIMITED, **UNLIMITED_QUOTAS, **env}, cwd=ROOT)
 
 
-def adk_server(env: Mapping[str, str]) -> ServerProcess:
+def adk_server(env: Mapping[str, str], db: Path | None = None) -> ServerProcess:
+    """ADK's own server on the bench agent; sessions in SQLite at `db` (its SqliteSessionService)."""
+    sessions = "memory://" if db is None else f"sqlite:///{db}"
     command = [str(ADK), "api_server", str(ROOT / "bench" / "agents"), "--host", "127.0.0.1", "--port", "{port}"]
-    command += ["--session_service_uri", "memory://", "--artifact_service_uri", "memory://", "--auto_create_session"]
+    command += ["--session_service_uri", sessions, "--artifact_service_uri", "memory://", "--auto_create_session"]
     # ADK imports the agent by path; its `bench.servers` import needs the checkout on the path.
     return ServerProcess("adk api_server", command, "/list-apps", {**env, "PYTHONPATH": _python_path()}, cwd=ROOT)
 

@@ -20,7 +20,9 @@ from pathlib import Path
 import httpx
 
 from bench.reliability_doc import Cell, SoakResult, write_reliability_doc
+from bench.servers import UNLIMITED_QUOTAS
 from bench.traffic import Traffic
+from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, install_limiter, load_quota_limits
 from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer, Scenario
 from streaming_core.testing.faults import ANSWER, FAULTS, PROMPT, Fault, fault_table, outcome, problems
 from streaming_core.testing.paths import API_LIMITS, PATHS, gemini_api, gemini_for_paths, observe, open_path, post_turn
@@ -99,6 +101,22 @@ def soak(
     turn_timeout_s: float = TURN_TIMEOUT_S,
 ) -> SoakResult:
     """The fault matrix of `matrix_faults` on both paths, then `seconds` of traffic from `clients`."""
+    # Visitor quotas out of the way: the soak is one visitor sending far more than a person would.
+    install_limiter(QuotaLimiter(load_quota_limits(UNLIMITED_QUOTAS), MemoryQuotaStore()))
+    try:
+        return _soak(fake, sessions, seconds, clients, matrix_faults, turn_timeout_s)
+    finally:
+        install_limiter(None)
+
+
+def _soak(
+    fake: FakeGeminiServer,
+    sessions: Path,
+    seconds: float,
+    clients: int,
+    matrix_faults: tuple[Fault, ...],
+    turn_timeout_s: float,
+) -> SoakResult:
     matrix = fault_matrix(fake, sessions, matrix_faults)
     # In the traffic, slow answers come within the turn limit and silent models reach it.
     plan = traffic_plan(fault_table(slow_s=min(1.0, turn_timeout_s / 3), hang_s=turn_timeout_s))

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from google.adk.agents import LlmAgent
 from google.adk.agents.run_config import RunConfig, StreamingMode
 from google.adk.events.event import Event
+from google.adk.models.base_llm import BaseLlm
 from google.adk.runners import Runner
 from google.adk.sessions import BaseSessionService, Session
+from google.adk.telemetry import TelemetryConfig
 from google.genai import types
 
 from streaming_core.backends import requests_ahead
@@ -28,6 +30,7 @@ from streaming_core.events import Done, DoneStatus, Queued, StreamError, StreamE
 from streaming_core.failures import describe_failure
 from streaming_core.inputs import check_session_id, clean_message
 from streaming_core.metrics import Clock, StreamMetrics
+from streaming_core.model_seam import add_model_seam
 from streaming_core.normalize import EventNormalizer
 from streaming_core.sessions import (
     INTERRUPTED_KEY,
@@ -38,29 +41,23 @@ from streaming_core.sessions import (
     title_from_events,
     title_of,
 )
+from streaming_core.turn_reader import TurnReader
 from streaming_core.visitors import DEFAULT_USER
 
 logger = logging.getLogger(__name__)
 
 APP_NAME = "adk_streaming_lab"
 
+# ADK 2.13's default, the experimental GenAI semconv, copies every partial response's text into the
+# model call's span (quadratic in the chunks, all kept until the call ends); the stable one reports
+# each response once. Set ADK_TELEMETRY_IGNORE_RUN_CONFIG to choose by OTEL_* variables instead.
+TELEMETRY = TelemetryConfig(genai_semconv_stability_opt_in="stable")
+
 
 def parse_mode(mode: StreamingMode | str) -> StreamingMode:
     if isinstance(mode, StreamingMode):
         return mode
     return {"sse": StreamingMode.SSE, "none": StreamingMode.NONE}[mode.lower()]
-
-
-async def _next_before(events: AsyncGenerator[Event, None], deadline: float | None) -> Event:
-    """The next ADK event, or TimeoutError at `deadline` (loop time).
-
-    The deadline covers only the wait for ADK, never the consumer's work between our yields,
-    which a timeout around the whole loop would cancel too.
-    """
-    if deadline is None:  # the common case; skips a timeout context per chunk
-        return await anext(events)
-    async with asyncio.timeout_at(deadline):
-        return await anext(events)
 
 
 class Assistant:
@@ -82,6 +79,8 @@ class Assistant:
         self.app_name = app_name
         self.max_message_chars = max_message_chars
         self.clock = clock
+        if isinstance(agent.model, BaseLlm):
+            add_model_seam(agent.model)
         self.runner = Runner(app_name=app_name, agent=agent, session_service=session_service)
 
     async def open_turn(self, message: str, *, session_id: str | None = None, user_id: str = DEFAULT_USER) -> Turn:
@@ -221,22 +220,23 @@ class Turn:
             user_id=self.session.user_id,
             session_id=self.session.id,
             new_message=types.Content(role="user", parts=[types.Part(text=self.message)]),
-            run_config=RunConfig(streaming_mode=parse_mode(mode)),
+            run_config=RunConfig(streaming_mode=parse_mode(mode), telemetry=TELEMETRY),
         )
         try:
             async with aclosing(adk_events):
-                while True:
-                    try:
-                        adk_event = await _next_before(adk_events, deadline)
-                    except StopAsyncIteration:
-                        break
-                    invocation_id = adk_event.invocation_id or invocation_id
-                    for event in normalizer.feed(adk_event):
-                        if isinstance(event, TextDelta):
-                            metrics.record_chunk(len(event.text))
-                        elif isinstance(event, StreamError):
-                            status = "error"
-                        yield event
+                with TurnReader(adk_events, deadline) as reader:
+                    while True:
+                        try:
+                            adk_event = await reader.next()
+                        except StopAsyncIteration:
+                            break
+                        invocation_id = adk_event.invocation_id or invocation_id
+                        for event in normalizer.feed(adk_event):
+                            if isinstance(event, TextDelta):
+                                metrics.record_chunk(len(event.text))
+                            elif isinstance(event, StreamError):
+                                status = "error"
+                            yield event
             if normalizer.failure_event is not None:
                 status = "error"
                 yield normalizer.failure_event

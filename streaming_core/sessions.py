@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sqlite3
-import weakref
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from google.adk.events.event import Event
 from google.adk.sessions import BaseSessionService, InMemorySessionService, Session
-from google.adk.sessions.sqlite_session_service import SqliteSessionService
 
-from streaming_core.errors import SessionStoreUnavailable
-
-logger = logging.getLogger(__name__)
+from streaming_core.sqlite_sessions import FastSqliteSessionService
 
 INTERRUPTED_KEY = "interrupted"  # custom_metadata key on a partial answer saved by us
 # Session state key of the title: list_sessions returns state but no events, so the conversation
@@ -49,10 +39,7 @@ def create_session_service(db_path: Path | None) -> BaseSessionService:
     if db_path is None:
         return BoundedInMemorySessionService()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(db_path)) as connection:
-        # Readers no longer wait for a writer; persistent, so every later connection has it.
-        connection.execute("PRAGMA journal_mode=WAL")
-    return SerializedSqliteSessionService(str(db_path))
+    return FastSqliteSessionService(str(db_path))
 
 
 class BoundedInMemorySessionService(InMemorySessionService):
@@ -71,41 +58,6 @@ class BoundedInMemorySessionService(InMemorySessionService):
             app_name, user_id, session_id = self._created.popleft()
             await self.delete_session(app_name=app_name, user_id=user_id, session_id=session_id)
         return session
-
-
-_store_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _store_lock(db_path: str) -> asyncio.Lock:
-    per_loop = _store_locks.setdefault(asyncio.get_running_loop(), {})
-    if db_path not in per_loop:
-        per_loop[db_path] = asyncio.Lock()
-    return per_loop[db_path]
-
-
-class SerializedSqliteSessionService(SqliteSessionService):
-    """ADK's SQLite store, one operation at a time per file and event loop. ADK opens a connection
-    per call, so many concurrent turns (a busy hosted demo) queue inside SQLite and can exceed its
-    busy timeout ("database is locked"); an asyncio lock queues them without holding the loop.
-    Storage failures become SessionStoreUnavailable, with a message for people."""
-
-    @asynccontextmanager
-    async def _get_db_connection(self) -> AsyncIterator[aiosqlite.Connection]:
-        # Every public method of ADK 2.13's service runs in exactly one of these (pinned in
-        # requirements.txt; tests/integration/test_sessions_under_load.py would catch a change).
-        async with _store_lock(self._db_path):
-            try:
-                async with super()._get_db_connection() as connection:
-                    yield connection
-            except sqlite3.IntegrityError:
-                raise  # a bug, not a busy or broken store
-            except sqlite3.DatabaseError as error:  # locked, disk I/O, not a database
-                logger.warning("session store failed: %s", error)
-                raise SessionStoreUnavailable(
-                    "The conversation store is busy or unavailable; try again in a moment."
-                ) from error
 
 
 UNANSWERED = ChatMessage(role="assistant", text="", interrupted="unanswered")

@@ -10,7 +10,8 @@ from typing import Any
 
 from fastapi import Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.types import Receive, Scope, Send
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Message, Receive, Scope, Send
 
 from streaming_core.api.buffer import ResumeGap
 from streaming_core.api.encoding import END, encode_item
@@ -103,7 +104,7 @@ def run_response(api: ApiContext, run: Run, after: int, close_slot: Callable[[],
         on_close=on_close,
         headers={"X-Session-Id": run.session_id, "X-Run-Id": run.id},
         ping=api.limits.ping_s,
-        send_timeout=api.limits.send_timeout_s,
+        stuck_after_s=api.limits.send_timeout_s,
     )
 
 
@@ -149,14 +150,58 @@ async def _iterate(events: list[ServerSentEvent]) -> AsyncIterator[ServerSentEve
 
 class RunStreamResponse(EventSourceResponse):
     """An EventSourceResponse that calls `on_close` however it ends: finished, disconnected,
-    timed out or cancelled, even if the body iterator never started."""
+    timed out or cancelled, even if the body iterator never started.
 
-    def __init__(self, content: AsyncIterator[ServerSentEvent | bytes], *, on_close: Callable[[], None], **kwargs: Any):
+    A client that stops reading is dropped by one watchdog timer per response, every
+    `stuck_after_s`: a send still in progress since the previous tick fails with SendTimeoutError,
+    between one and two periods after it began. sse-starlette's `send_timeout` opens a timeout
+    scope around every single send instead, a cost per write of every stream.
+    """
+
+    def __init__(
+        self,
+        content: AsyncIterator[ServerSentEvent | bytes],
+        *,
+        on_close: Callable[[], None],
+        stuck_after_s: float,
+        **kwargs: Any,
+    ):
         super().__init__(content, **kwargs)
         self._on_close = on_close
+        self._stuck_after_s = stuck_after_s
+        self._sends = 0
+        self._sending: dict[asyncio.Task[Any], int] = {}  # task -> the number of the send it is in
+        self._seen: dict[asyncio.Task[Any], int] = {}
+        self._timed_out: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._watchdog = asyncio.get_running_loop().call_later(self._stuck_after_s, self._watch)
         try:
             await super().__call__(scope, receive, send)
         finally:
+            self._watchdog.cancel()
             self._on_close()
+
+    def _watch(self) -> None:
+        for task, number in self._sending.items():
+            if self._seen.get(task) == number:
+                self._timed_out.add(task)
+                task.cancel()
+        self._seen = dict(self._sending)
+        self._watchdog = asyncio.get_running_loop().call_later(self._stuck_after_s, self._watch)
+
+    async def _send_with_timeout(self, send: Send, message: Message) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # always called from a task of the response's task group
+        self._sends += 1
+        self._sending[task] = self._sends
+        try:
+            await send(message)
+        except asyncio.CancelledError:
+            # Ours only if the watchdog cancelled and nothing else did (then the cancel goes on).
+            if task in self._timed_out and task.uncancel() == 0:
+                raise SendTimeoutError() from None
+            raise
+        finally:
+            del self._sending[task]

@@ -19,10 +19,10 @@ from streaming_core.events import Done, StreamError
 from streaming_core.runtime import AssistantConfig
 from streaming_core.sessions import (
     BoundedInMemorySessionService,
-    SerializedSqliteSessionService,
     create_session_service,
 )
 from streaming_core.settings import Settings
+from streaming_core.sqlite_sessions import FastSqliteSessionService
 from streaming_core.testing.servers import ApiServer
 
 TURNS = 40
@@ -42,7 +42,7 @@ def sqlite_assistant(db: Path) -> Assistant:
 
 async def test_many_concurrent_turns_all_complete_and_are_all_saved(tmp_path: Path) -> None:
     assistant = sqlite_assistant(tmp_path / "sessions.db")
-    assert isinstance(assistant.session_service, SerializedSqliteSessionService)
+    assert isinstance(assistant.session_service, FastSqliteSessionService)
 
     async def turn(n: int) -> Done:
         events = [event async for event in assistant.stream_turn(f"question {n}")]
