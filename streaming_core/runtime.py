@@ -16,8 +16,8 @@ from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
 from streaming_core.backends import create_model, resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
-from streaming_core.sessions import create_session_service
 from streaming_core.settings import Settings, load_settings
+from streaming_core.stores.sessions import create_session_store, session_store_uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class AssistantConfig:
     max_output_tokens: int | None = None
     tools: tuple[str, ...] = ()
     script: tuple[ScriptedReply, ...] = field(default=())
-    persistent: bool = True  # SQLite sessions; False keeps them in memory (tests)
+    persistent: bool = True  # the configured session store; False keeps them in memory (tests)
 
 
 _cache: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[AssistantConfig, Assistant]] = (
@@ -57,5 +57,5 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
         temperature=settings.temperature if config.temperature is None else config.temperature,
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
-    service = create_session_service(settings.session_db if config.persistent else None)
+    service = create_session_store(session_store_uri(settings) if config.persistent else "memory://")
     return Assistant(agent, service, max_message_chars=settings.max_message_chars)

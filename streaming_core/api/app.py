@@ -23,6 +23,7 @@ from streaming_core.backends import resolve_backend
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
+from streaming_core.stores.sessions import check_session_store_reachable
 from streaming_core.visitors import VisitorCookieMiddleware
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -55,6 +56,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.persistent:
+            await check_session_store_reachable(settings)
         yield
         await api.aclose()  # no run task outlives the app
 

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from streaming_core.errors import ConfigurationError
 
@@ -117,7 +117,7 @@ class PostgresServer:
         self._data: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
-    def _as_postgres(self) -> dict[str, object]:
+    def _as_postgres(self) -> dict[str, Any]:
         """Keyword arguments for subprocess that drop root to the `postgres` user."""
         if os.getuid() != 0:
             return {}
@@ -138,17 +138,17 @@ class PostgresServer:
             self._data.mkdir()
             privileges = self._as_postgres()
             if privileges:
-                os.chown(self._directory.name, privileges["user"], privileges["group"])  # type: ignore[arg-type]
-                os.chown(self._data, privileges["user"], privileges["group"])  # type: ignore[arg-type]
+                os.chown(self._directory.name, privileges["user"], privileges["group"])
+                os.chown(self._data, privileges["user"], privileges["group"])
             subprocess.run(
                 [initdb, "-D", str(self._data), "-U", POSTGRES_USER, "--auth=trust", "--no-sync", "-E", "UTF8"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **privileges,  # type: ignore[arg-type]
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **privileges,
             )  # fmt: skip
         self._process = subprocess.Popen(
             [postgres, "-D", str(self._data), "-p", str(self.port), "-h", "127.0.0.1", "-k", str(self._data),
              "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
              "-c", "max_connections=200"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._as_postgres(),  # type: ignore[arg-type]
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._as_postgres(),
         )  # fmt: skip
         _wait_for_port(self.port, self._process, 30, "postgres")
         self._create_database()
@@ -156,7 +156,7 @@ class PostgresServer:
     def _create_database(self) -> None:
         import asyncio
 
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         async def create() -> None:
             deadline = time.monotonic() + 15
