@@ -30,10 +30,10 @@ from streaming_core.inputs import check_session_id, clean_message
 from streaming_core.metrics import Clock, StreamMetrics
 from streaming_core.normalize import EventNormalizer
 from streaming_core.sessions import (
-    INTERRUPTED_KEY,
     TITLE_KEY,
     ChatMessage,
     ConversationInfo,
+    keep_interrupted,
     messages_from_events,
     title_from_events,
     title_of,
@@ -265,20 +265,12 @@ class Turn:
         text = normalizer.unconfirmed_text
         if not text:
             return
-        service = self.assistant.session_service
-        event = Event(
-            author=self.assistant.agent.name,
-            invocation_id=invocation_id or Event.new_id(),
-            content=types.Content(role="model", parts=[types.Part(text=text)]),
-            custom_metadata={INTERRUPTED_KEY: reason},
-        )
+        session = (self.session.app_name, self.session.user_id, self.session.id)
         try:
-            session = await service.get_session(
-                app_name=self.session.app_name, user_id=self.session.user_id, session_id=self.session.id
-            )
-            if session is None:  # deleted meanwhile, e.g. from another tab
+            if not await keep_interrupted(
+                self.assistant.session_service, session, self.assistant.agent.name, text, reason, invocation_id
+            ):
                 return
-            await service.append_event(session, event)
         except SessionStoreUnavailable:
             # The text was shown; losing it from memory must not turn a Stop into a crash.
             logger.warning("could not keep a %s answer in session %s", reason, self.session.id)

@@ -17,6 +17,7 @@ import aiosqlite
 from google.adk.events.event import Event
 from google.adk.sessions import BaseSessionService, InMemorySessionService, Session
 from google.adk.sessions.sqlite_session_service import SqliteSessionService
+from google.genai import types
 
 from streaming_core.errors import SessionStoreUnavailable
 
@@ -106,6 +107,31 @@ class SerializedSqliteSessionService(SqliteSessionService):
                 raise SessionStoreUnavailable(
                     "The conversation store is busy or unavailable; try again in a moment."
                 ) from error
+
+
+async def keep_interrupted(
+    service: BaseSessionService,
+    session: tuple[str, str, str],
+    author: str,
+    text: str,
+    reason: str,
+    invocation_id: str = "",
+) -> bool:
+    """Saves streamed text whose final event never came into the conversation (app name, user,
+    session id), marked as cut off for `reason` (ADK persists only final events). False if the
+    conversation is gone, e.g. deleted meanwhile from another tab."""
+    app_name, user_id, session_id = session
+    stored = await service.get_session(app_name=app_name, user_id=user_id, session_id=session_id)
+    if stored is None:
+        return False
+    event = Event(
+        author=author,
+        invocation_id=invocation_id or Event.new_id(),
+        content=types.Content(role="model", parts=[types.Part(text=text)]),
+        custom_metadata={INTERRUPTED_KEY: reason},
+    )
+    await service.append_event(stored, event)
+    return True
 
 
 UNANSWERED = ChatMessage(role="assistant", text="", interrupted="unanswered")

@@ -23,6 +23,7 @@ from streaming_core.backends import resolve_backend
 from streaming_core.errors import ConfigurationError, InvalidInput, SessionStoreUnavailable, UnknownSession
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
+from streaming_core.stores.runs import RunStoreUnavailable
 from streaming_core.stores.sessions import check_session_store_reachable
 from streaming_core.visitors import VisitorCookieMiddleware
 
@@ -58,6 +59,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if config.persistent:
             await check_session_store_reachable(settings)
+        await api.open()
         yield
         await api.aclose()  # no run task outlives the app
 
@@ -76,7 +78,7 @@ def create_app(
     async def healthz() -> dict[str, object]:
         """Liveness, the backend in use and why (503 if it is misconfigured), and open runs."""
         backend = resolve_backend(config.backend, settings)
-        return {"status": "ok", "backend": backend.name, "reason": backend.reason, "runs": len(api.registry)}
+        return {"status": "ok", "backend": backend.name, "reason": backend.reason, "runs": await api.registry.count()}
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
@@ -129,3 +131,4 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
     app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))
     app.add_exception_handler(SessionStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))
+    app.add_exception_handler(RunStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))

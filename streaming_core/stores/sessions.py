@@ -7,6 +7,7 @@ PostgreSQL goes through ADK's own DatabaseSessionService (ADK's registry knows o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from google.adk.events.event import Event
 from google.adk.sessions import BaseSessionService, Session
 from google.adk.sessions.base_session_service import GetSessionConfig, ListSessionsResponse
 from google.adk.sessions.database_session_service import DatabaseSessionService
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from streaming_core.errors import ConfigurationError, SessionStoreUnavailable
@@ -91,11 +92,17 @@ async def check_session_store(service: BaseSessionService, uri: str) -> None:
     if not isinstance(service, DatabaseSessionService):
         return
     try:
-        await service.prepare_tables()
-    except IntegrityError:
-        # Two workers starting at once both create the tables; the loser finds them made.
-        service._tables_created = False
-        await service.prepare_tables()
+        for attempt in range(3):
+            try:
+                await service.prepare_tables()
+                return
+            except (IntegrityError, ProgrammingError):
+                # Workers starting at once race to create ADK's tables ("already exists"); the loser
+                # finds them made on the next try.
+                if attempt == 2:
+                    raise
+                service._tables_created = False
+                await asyncio.sleep(0.2 * (attempt + 1))
     except (DBAPIError, PoolTimeout, OSError) as error:
         raise SessionStoreUnavailable(
             f"Cannot reach the conversation store {redact(uri)} ({VARIABLE}): {type(error).__name__}. "

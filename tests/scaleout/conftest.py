@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from streaming_core.testing.cluster import Stores
 from streaming_core.testing.datastores import PostgresServer, RedisServer
 
 
@@ -19,3 +20,9 @@ def redis_server() -> Iterator[RedisServer]:
 def postgres_server() -> Iterator[PostgresServer]:
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture
+def stores(redis_server: RedisServer, postgres_server: PostgresServer) -> Stores:
+    """The stores every cluster in a test uses: one Redis, one PostgreSQL database."""
+    return Stores(redis_server.url, postgres_server.url)
