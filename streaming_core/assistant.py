@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from streaming_core.sessions import (
     title_from_events,
     title_of,
 )
+from streaming_core.stores.locks import LocalLock, LockFactory, LockUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,10 @@ class Assistant:
         app_name: str = APP_NAME,
         max_message_chars: int = 8000,
         clock: Clock = time.perf_counter,
+        locks: LockFactory = LocalLock,
     ) -> None:
         self.agent = agent
+        self.locks = locks  # one turn at a time per conversation, in this process or across processes
         self.session_service = session_service
         self.app_name = app_name
         self.max_message_chars = max_message_chars
@@ -113,7 +115,8 @@ class Assistant:
         """The conversation as people read it. A question whose turn is not running and has no
         answer (the process stopped mid-turn) is followed by an `unanswered` marker."""
         session = await self._get_session(session_id, user_id)
-        return messages_from_events(session.events, answering=conversation_lock(session).locked())
+        answering = await self.locks((session.app_name, session.user_id, session.id)).busy()
+        return messages_from_events(session.events, answering=answering)
 
     async def conversations(self, user_id: str = DEFAULT_USER) -> list[ConversationInfo]:
         """Newest first, with a title from the first user message."""
@@ -143,23 +146,6 @@ class Assistant:
         return session
 
 
-_conversation_locks: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock]
-] = weakref.WeakKeyDictionary()
-
-
-def conversation_lock(session: Session) -> asyncio.Lock:
-    """The running loop's lock for one conversation, shared by every Assistant on that loop (pages
-    with different settings use different Assistants over the same SQLite file). Held only while
-    a turn runs or waits: the weak values let idle locks go."""
-    locks = _conversation_locks.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
-    key = (session.app_name, session.user_id, session.id)
-    lock = locks.get(key)
-    if lock is None:
-        lock = locks[key] = asyncio.Lock()
-    return lock
-
-
 @dataclass
 class Turn:
     """A validated message bound to its session, ready to stream once."""
@@ -180,14 +166,14 @@ class Turn:
         busy single-request model are announced with Queued before any text."""
         # The time limit covers the wait for the conversation as well as the answer.
         deadline = None if timeout_s is None else asyncio.get_running_loop().time() + timeout_s
-        lock = conversation_lock(self.session)
-        if lock.locked():
-            yield Queued(
-                "conversation_busy",
-                "Another answer in this conversation (another tab or client) is still streaming; yours follows it.",
-                1,
-            )
+        lock = self.assistant.locks((self.session.app_name, self.session.user_id, self.session.id))
         try:
+            if await lock.busy():
+                yield Queued(
+                    "conversation_busy",
+                    "Another answer in this conversation (another tab or client) is still streaming; yours follows it.",
+                    1,
+                )
             async with asyncio.timeout_at(deadline):
                 await lock.acquire()
         except TimeoutError:
@@ -195,6 +181,10 @@ class Turn:
                 "timeout", f"Timed out after {timeout_s:g} s waiting for the other answer in this conversation."
             )
             yield Done("timeout", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
+            return
+        except LockUnavailable as error:  # the lock's store (Redis) failed: nothing was asked yet
+            yield StreamError("store_unavailable", str(error), retryable=True)
+            yield Done("error", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
             return
         try:
             if ahead := requests_ahead(self.assistant.agent.model):

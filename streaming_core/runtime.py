@@ -17,6 +17,7 @@ from streaming_core.assistant import Assistant
 from streaming_core.backends import create_model, resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.settings import Settings, load_settings
+from streaming_core.stores.locks import lock_factory
 from streaming_core.stores.sessions import create_session_store, session_store_uri
 
 
@@ -58,4 +59,5 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
     service = create_session_store(session_store_uri(settings) if config.persistent else "memory://")
-    return Assistant(agent, service, max_message_chars=settings.max_message_chars)
+    locks = lock_factory(settings.run_store_url)
+    return Assistant(agent, service, max_message_chars=settings.max_message_chars, locks=locks)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from streaming_core.assistant import Turn
 from streaming_core.errors import StreamingCoreError
 from streaming_core.stores.urls import redact, scheme_of
+
+if TYPE_CHECKING:  # the assistant's own conversation locks use this package
+    from streaming_core.assistant import Turn
 
 VARIABLE = "RUN_STORE_URL"
 
