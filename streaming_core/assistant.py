@@ -183,7 +183,7 @@ class Turn:
             yield Done("timeout", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
             return
         except LockUnavailable as error:  # the lock's store (Redis) failed: nothing was asked yet
-            yield StreamError("store_unavailable", str(error), retryable=True)
+            yield StreamError("store", str(error), retryable=True)
             yield Done("error", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
             return
         try:

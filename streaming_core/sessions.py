@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from google.adk.errors import StaleSessionError
 from google.adk.events.event import Event
 from google.adk.sessions import BaseSessionService, InMemorySessionService, Session
 from google.adk.sessions.sqlite_session_service import SqliteSessionService
@@ -130,7 +131,12 @@ async def keep_interrupted(
         content=types.Content(role="model", parts=[types.Part(text=text)]),
         custom_metadata={INTERRUPTED_KEY: reason},
     )
-    await service.append_event(stored, event)
+    try:
+        await service.append_event(stored, event)
+    except StaleSessionError:
+        # ADK saved the final answer meanwhile (the stream broke after the model finished): the
+        # text is in the conversation already.
+        return False
     return True
 
 

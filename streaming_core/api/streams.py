@@ -139,7 +139,7 @@ async def run_events(run: RunHandle, after: int, retry_ms: int) -> AsyncIterator
         yield encode_item(END, gone_id)
     except RunStoreUnavailable as failure:  # Redis went away mid-stream: end clearly, never hang
         gone_id = f"{run.id}:{GONE}"
-        yield encode_item(StreamError("store_unavailable", str(failure), retryable=True), gone_id)
+        yield encode_item(StreamError("store", str(failure), retryable=True), gone_id)
         yield encode_item(END, gone_id)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import weakref
 from typing import Any
 
+from redis import exceptions
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -21,7 +22,14 @@ def redis_client(url: str) -> Any:
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     if url not in per_loop:
         try:
-            per_loop[url] = Redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
+            # After a Redis restart every pooled connection is dead; retrying on a connection error
+            # (with a new connection) keeps the first command after it from failing.
+            per_loop[url] = Redis.from_url(
+                url,
+                socket_connect_timeout=2,
+                health_check_interval=10,
+                retry_on_error=[exceptions.ConnectionError, exceptions.TimeoutError],
+            )
         except ValueError as error:
             raise ConfigurationError(f"{describe(url)} is not a Redis URL: {error}") from None
     return per_loop[url]

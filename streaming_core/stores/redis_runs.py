@@ -35,6 +35,7 @@ from streaming_core.stores.worker_lease import WorkerLease
 logger = logging.getLogger(__name__)
 
 STORE_FAILED = "The run store (Redis) failed while this answer streamed; ask again once it is back."
+LOST_LOG = "The run store (Redis) lost this answer's log, probably in a restart; ask again."
 READ_BLOCK_MS = 1000  # a reader wakes at least this often, to stay registered
 BACKPRESSURE_POLL_S = 0.02
 
@@ -80,7 +81,11 @@ class RedisRun:
                 pipe.xread({keys.log(self.id): f"{next_seq - 1}-0"}, count=256, block=READ_BLOCK_MS)
                 _, response = await pipe.execute()
                 if not response:
-                    continue  # no news; an orphaned run is finished by the worker that takes it over
+                    # No news. An orphaned run is finished by the worker that takes it over; a run whose
+                    # keys are gone without an end (Redis restarted empty) will never send more.
+                    if not await redis.exists(keys.meta(self.id)):
+                        raise RunStoreUnavailable(LOST_LOG)
+                    continue
                 batch = [
                     (keys.seq_of(entry_id), StoredEvent.from_fields(fields)) for entry_id, fields in response[0][1]
                 ]
@@ -141,9 +146,10 @@ class OwnedRun:
             logger.warning("run %s was taken over by another worker: %s", self.id, error)
             self._ended = True
         except (RedisError, OSError) as error:
-            # As above; readers see the failure themselves.
+            # As above. Readers would see Redis down themselves, but Redis back (restarted) with this
+            # run's keys makes them wait for an end: log it as soon as Redis takes writes again.
             logger.warning("run %s stopped: the run store failed: %s", self.id, error)
-            self._ended = True
+            self._store.spawn(self._finish_when_back())
         except Exception:  # Turn.events turns failures into events; this is a bug, not a fault
             logger.exception("run %s failed outside the stream", self.id)
             await self._finish(StreamError("internal", "The server failed while answering; try again."))
@@ -161,6 +167,17 @@ class OwnedRun:
         except (RedisError, OSError) as failure:
             logger.warning("run %s: could not log its end: %s", self.id, failure)
 
+    async def _finish_when_back(self, attempts: int = 20) -> None:
+        for _ in range(attempts):
+            await asyncio.sleep(0.5)
+            try:
+                await self._append(StoredEvent.of(StreamError("store", STORE_FAILED, retryable=True)), wait=False)
+                await self._append(StoredEvent.of(END), wait=False)
+                self._ended = True
+                return
+            except (RedisError, OSError):
+                continue  # still down; its readers fail on their own reads meanwhile
+
     def _on_done(self, task: asyncio.Task[None]) -> None:
         # A task cancelled before its first step never runs _produce; readers must still see the end.
         if not self._ended:
@@ -170,19 +187,15 @@ class OwnedRun:
         store = self._store
         if wait:
             await self._wait_for_room()
-        self.seq += 1
+        seq = self.seq + 1  # taken only once written: a failed write must not leave a hole
         pipe = store.redis.pipeline(transaction=False)
         # The cap is a safety net: backpressure keeps every unread event within it.
-        pipe.xadd(
-            keys.log(self.id),
-            item.fields(),
-            id=f"{self.seq}-0",
-            maxlen=store.settings.buffer_events + 4,
-            approximate=False,
-        )
-        if self.seq == 1:
+        cap = store.settings.buffer_events + 4
+        pipe.xadd(keys.log(self.id), item.fields(), id=f"{seq}-0", maxlen=cap, approximate=False)
+        if seq == 1:
             pipe.expire(keys.log(self.id), store.retention_s)
         await pipe.execute()
+        self.seq = seq
 
     async def _wait_for_room(self) -> None:
         capacity = self._store.settings.buffer_events
@@ -240,8 +253,9 @@ class RedisRunStore:
         self.spawn(self._lease.watch())
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        """Runs `work` in a task this store keeps a reference to (and cancels on close)."""
-        task = asyncio.create_task(work)
+        """Runs `work` in a task this store keeps a reference to (and cancels on close). A Redis
+        failure there is logged: the keys it would have touched expire by themselves."""
+        task = asyncio.create_task(_logging_store_failures(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -287,11 +301,11 @@ class RedisRunStore:
 
     async def cancel(self, run: Any) -> None:
         assert isinstance(run, RedisRun)
-        await self.forget(run.id, delete_log=False)  # attached readers read on to the end
         if run.owner == self.worker_id:
             self._cancel_owned(run.id)
         else:
-            await self.notify(run.owner, "cancel", run.id)
+            await self._guard(self.notify(run.owner, "cancel", run.id))
+        await self.forget(run.id, delete_log=False)  # attached readers read on to the end
 
     async def forget(self, run_id: str, *, delete_log: bool) -> None:
         """The run is unknown from now on (for find, resume and DELETE), on every worker."""
@@ -380,3 +394,10 @@ class RedisRunStore:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._lease is not None:
             self._lease.resign()
+
+
+async def _logging_store_failures(work: Coroutine[Any, Any, Any]) -> None:
+    try:
+        await work
+    except (RedisError, OSError) as error:
+        logger.warning("run store housekeeping failed: %s", error)
