@@ -164,6 +164,8 @@ class OwnedRun:
             if error is not None:
                 await self._append(StoredEvent.of(error), wait=False)
             await self._append(StoredEvent.of(END), wait=False)
+            # Ended: nothing left for another worker to take over should this one die.
+            await self._store.redis.srem(keys.worker_runs(self._store.worker_id), self.id)
         except (RedisError, OSError) as failure:
             logger.warning("run %s: could not log its end: %s", self.id, failure)
 
