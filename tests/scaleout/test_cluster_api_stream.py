@@ -28,9 +28,12 @@ from tests.integration.test_api_stream import (  # noqa: F401 - collected here, 
     test_stream_overlapping_turns_in_one_session_are_queued_and_both_kept,
     test_stream_second_turn_with_session_id_remembers_the_first,
     test_stream_session_id_in_header_and_done_event,
-    test_stream_silent_model_times_out_with_an_error_event_and_partial_text,
     test_stream_tool_call_and_result_are_named_events,
 )
+
+# Left out: test_stream_silent_model_times_out_with_an_error_event_and_partial_text, whose 0.3 s turn
+# timeout a worker process cannot be given (API_TURN_TIMEOUT_SECONDS accepts 1 s and more), and the
+# hypothesis round trip and misconfigured-backend tests, which start servers of their own.
 
 Serve: TypeAlias = Callable[..., Cluster]
 
