@@ -95,3 +95,8 @@ async def test_a_killed_worker_loses_nothing_that_was_sent(paced: Cluster, store
         ("user", "go", None),
         ("assistant", streamed, "stopped"),
     ]
+    # The dead worker's conversation lock expires (10 s), so the conversation goes on elsewhere.
+    async with httpx.AsyncClient() as client:
+        body = {"query": "again", "session_id": session_id}
+        again = await read_sse(client, "POST", f"{b.url}/chat/stream", json=body, timeout=60)
+    assert again.text == ALPHABET and again.named("done")[0]["status"] == "completed"
