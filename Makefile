@@ -10,13 +10,17 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 API_PORT ?= 8000
 SOAK_MINUTES ?= 3
 
-.PHONY: run test api bench soak lint browser services clean
+.PHONY: run test api bench soak lint browser services clean cluster
 
 run: $(RUNTIME)
 	$(BIN)/streamlit run app.py
 
 api: $(RUNTIME)
 	$(BIN)/python -m streaming_core.api --host 127.0.0.1 --port $(API_PORT)
+
+# Redis + PostgreSQL (data in .data/), API_WORKERS API workers on API_PORT and the Streamlit app.
+cluster: $(RUNTIME)
+	API_PORT=$(API_PORT) ./scripts/cluster.sh
 
 test: $(DEV) browser services
 	$(BIN)/python -m pytest

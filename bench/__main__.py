@@ -41,6 +41,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
     from bench.layers import measure_layers
     from bench.local_model import measure_local_model
     from bench.memory import measure_memory
+    from bench.scale_out import measure_scale_out
     from bench.stop_latency import measure_stop_latency
     from bench.websocket_cost import measure_websocket_cost
 
@@ -55,6 +56,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
         "websocket": lambda: measure_websocket_cost(os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS),
         "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
         "browser_stop": lambda: measure_browser_stop_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
+        "scale_out": lambda: measure_scale_out(_env_int("BENCH_SCALE_STREAMS", 100), 12, max(7, repeats)),
     }
 
 

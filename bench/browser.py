@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.servers import UNLIMITED_QUOTAS
+from streaming_core.testing.processes import UNLIMITED_QUOTAS
 from streaming_core.testing.streamlit_browser import CHROMIUM, CHROMIUM_ARGS, Browser
 from streaming_core.testing.streamlit_server import StreamlitServer
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from streaming_core.api.app import create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
-from streaming_core.testing.processes import ServerProcess
+from streaming_core.testing.processes import UNLIMITED_QUOTAS, ServerProcess
 from streaming_core.tools import DEMO_TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,13 +22,6 @@ ADK = Path(sys.executable).parent / "adk"
 ADK_APP = "streaming_assistant"  # the directory name under bench/agents
 # Admission limits out of the way: every stream comes from one client, 127.0.0.1.
 UNLIMITED = {"API_MAX_STREAMS_PER_CLIENT": "100000", "API_RATE_PER_MINUTE": "1000000", "API_MAX_RUNS": "100000"}
-# Visitor quotas out of the way too: a benchmark is one visitor sending far more than a person would.
-UNLIMITED_QUOTAS = {
-    "QUOTA_TURNS_PER_MINUTE": "10000",
-    "QUOTA_CONCURRENT_TURNS": "1000",
-    "QUOTA_TOKENS_PER_DAY": str(10**12),
-    "GEMINI_DAILY_TOKEN_BUDGET": str(10**12),
-}
 
 
 def reply_env(chunks: int, chars: int, delay: float) -> dict[str, str]:

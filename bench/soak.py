@@ -20,12 +20,12 @@ from pathlib import Path
 import httpx
 
 from bench.reliability_doc import Cell, SoakResult, write_reliability_doc
-from bench.servers import UNLIMITED_QUOTAS
 from bench.traffic import Traffic
 from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, install_limiter, load_quota_limits
 from streaming_core.testing.fake_gemini import SENTINEL_KEY, FakeGeminiServer, Scenario
 from streaming_core.testing.faults import ANSWER, FAULTS, PROMPT, Fault, fault_table, outcome, problems
 from streaming_core.testing.paths import API_LIMITS, PATHS, gemini_api, gemini_for_paths, observe, open_path, post_turn
+from streaming_core.testing.processes import UNLIMITED_QUOTAS
 from streaming_core.testing.resources import Resources, growth_after_settling, measure
 from streaming_core.testing.servers import ApiServer, wait_until
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from google.adk.agents import LlmAgent
 from google.adk.agents.run_config import RunConfig, StreamingMode
-from google.adk.events.event import Event
 from google.adk.models.base_llm import BaseLlm
 from google.adk.runners import Runner
 from google.adk.sessions import BaseSessionService, Session
@@ -33,14 +31,15 @@ from streaming_core.metrics import Clock, StreamMetrics
 from streaming_core.model_seam import add_model_seam
 from streaming_core.normalize import EventNormalizer
 from streaming_core.sessions import (
-    INTERRUPTED_KEY,
     TITLE_KEY,
     ChatMessage,
     ConversationInfo,
+    keep_interrupted,
     messages_from_events,
     title_from_events,
     title_of,
 )
+from streaming_core.stores.locks import LocalLock, LockFactory, LockUnavailable
 from streaming_core.turn_reader import TurnReader
 from streaming_core.visitors import DEFAULT_USER
 
@@ -72,9 +71,11 @@ class Assistant:
         max_message_chars: int = 8000,
         clock: Clock = time.perf_counter,
         backend: str | None = None,
+        locks: LockFactory = LocalLock,
     ) -> None:
         self.agent = agent
         self.backend = backend  # the registry name of the agent's model: failures name who failed
+        self.locks = locks  # one turn at a time per conversation, in this process or across processes
         self.session_service = session_service
         self.app_name = app_name
         self.max_message_chars = max_message_chars
@@ -114,7 +115,8 @@ class Assistant:
         """The conversation as people read it. A question whose turn is not running and has no
         answer (the process stopped mid-turn) is followed by an `unanswered` marker."""
         session = await self._get_session(session_id, user_id)
-        return messages_from_events(session.events, answering=conversation_lock(session).locked())
+        answering = await self.locks((session.app_name, session.user_id, session.id)).busy()
+        return messages_from_events(session.events, answering=answering)
 
     async def conversations(self, user_id: str = DEFAULT_USER) -> list[ConversationInfo]:
         """Newest first, with a title from the first user message."""
@@ -144,23 +146,6 @@ class Assistant:
         return session
 
 
-_conversation_locks: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock]
-] = weakref.WeakKeyDictionary()
-
-
-def conversation_lock(session: Session) -> asyncio.Lock:
-    """The running loop's lock for one conversation, shared by every Assistant on that loop (pages
-    with different settings use different Assistants over the same SQLite file). Held only while
-    a turn runs or waits: the weak values let idle locks go."""
-    locks = _conversation_locks.setdefault(asyncio.get_running_loop(), weakref.WeakValueDictionary())
-    key = (session.app_name, session.user_id, session.id)
-    lock = locks.get(key)
-    if lock is None:
-        lock = locks[key] = asyncio.Lock()
-    return lock
-
-
 @dataclass
 class Turn:
     """A validated message bound to its session, ready to stream once."""
@@ -181,14 +166,14 @@ class Turn:
         busy single-request model are announced with Queued before any text."""
         # The time limit covers the wait for the conversation as well as the answer.
         deadline = None if timeout_s is None else asyncio.get_running_loop().time() + timeout_s
-        lock = conversation_lock(self.session)
-        if lock.locked():
-            yield Queued(
-                "conversation_busy",
-                "Another answer in this conversation (another tab or client) is still streaming; yours follows it.",
-                1,
-            )
+        lock = self.assistant.locks((self.session.app_name, self.session.user_id, self.session.id))
         try:
+            if await lock.busy():
+                yield Queued(
+                    "conversation_busy",
+                    "Another answer in this conversation (another tab or client) is still streaming; yours follows it.",
+                    1,
+                )
             async with asyncio.timeout_at(deadline):
                 await lock.acquire()
         except TimeoutError:
@@ -196,6 +181,10 @@ class Turn:
                 "timeout", f"Timed out after {timeout_s:g} s waiting for the other answer in this conversation."
             )
             yield Done("timeout", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
+            return
+        except LockUnavailable as error:  # the lock's store (Redis) failed: nothing was asked yet
+            yield StreamError("store", str(error), retryable=True)
+            yield Done("error", "", StreamMetrics(self.assistant.clock).summary(), self.session.id)
             return
         try:
             if ahead := requests_ahead(self.assistant.agent.model):
@@ -267,20 +256,12 @@ class Turn:
         text = normalizer.unconfirmed_text
         if not text:
             return
-        service = self.assistant.session_service
-        event = Event(
-            author=self.assistant.agent.name,
-            invocation_id=invocation_id or Event.new_id(),
-            content=types.Content(role="model", parts=[types.Part(text=text)]),
-            custom_metadata={INTERRUPTED_KEY: reason},
-        )
+        session = (self.session.app_name, self.session.user_id, self.session.id)
         try:
-            session = await service.get_session(
-                app_name=self.session.app_name, user_id=self.session.user_id, session_id=self.session.id
-            )
-            if session is None:  # deleted meanwhile, e.g. from another tab
+            if not await keep_interrupted(
+                self.assistant.session_service, session, self.assistant.agent.name, text, reason, invocation_id
+            ):
                 return
-            await service.append_event(session, event)
         except SessionStoreUnavailable:
             # The text was shown; losing it from memory must not turn a Stop into a crash.
             logger.warning("could not keep a %s answer in session %s", reason, self.session.id)

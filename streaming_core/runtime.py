@@ -19,8 +19,9 @@ from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
 from streaming_core.backends import create_model, resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
-from streaming_core.sessions import create_session_service
 from streaming_core.settings import Settings, load_settings
+from streaming_core.stores.locks import lock_factory
+from streaming_core.stores.sessions import create_session_store, session_store_uri
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ class AssistantConfig:
     max_output_tokens: int | None = None
     tools: tuple[str, ...] = ()
     script: tuple[ScriptedReply, ...] = field(default=())
-    persistent: bool = True  # SQLite sessions; False keeps them in memory (tests)
+    persistent: bool = True  # the configured session store; False keeps them in memory (tests)
 
 
 ASSISTANTS_PER_LOOP = 8
@@ -75,5 +76,6 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
         temperature=settings.temperature if config.temperature is None else config.temperature,
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
-    service = create_session_service(settings.session_db if config.persistent else None)
-    return Assistant(agent, service, max_message_chars=settings.max_message_chars, backend=choice.name)
+    service = create_session_store(session_store_uri(settings) if config.persistent else "memory://")
+    locks = lock_factory(settings.run_store_url)
+    return Assistant(agent, service, max_message_chars=settings.max_message_chars, locks=locks, backend=choice.name)

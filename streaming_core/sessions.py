@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from google.adk.errors import StaleSessionError
 from google.adk.events.event import Event
 from google.adk.sessions import BaseSessionService, InMemorySessionService, Session
+from google.genai import types
 
 from streaming_core.sqlite_sessions import FastSqliteSessionService
 
@@ -58,6 +60,36 @@ class BoundedInMemorySessionService(InMemorySessionService):
             app_name, user_id, session_id = self._created.popleft()
             await self.delete_session(app_name=app_name, user_id=user_id, session_id=session_id)
         return session
+
+
+async def keep_interrupted(
+    service: BaseSessionService,
+    session: tuple[str, str, str],
+    author: str,
+    text: str,
+    reason: str,
+    invocation_id: str = "",
+) -> bool:
+    """Saves streamed text whose final event never came into the conversation (app name, user,
+    session id), marked as cut off for `reason` (ADK persists only final events). False if the
+    conversation is gone, e.g. deleted meanwhile from another tab."""
+    app_name, user_id, session_id = session
+    stored = await service.get_session(app_name=app_name, user_id=user_id, session_id=session_id)
+    if stored is None:
+        return False
+    event = Event(
+        author=author,
+        invocation_id=invocation_id or Event.new_id(),
+        content=types.Content(role="model", parts=[types.Part(text=text)]),
+        custom_metadata={INTERRUPTED_KEY: reason},
+    )
+    try:
+        await service.append_event(stored, event)
+    except StaleSessionError:
+        # ADK saved the final answer meanwhile (the stream broke after the model finished): the
+        # text is in the conversation already.
+        return False
+    return True
 
 
 UNANSWERED = ChatMessage(role="assistant", text="", interrupted="unanswered")

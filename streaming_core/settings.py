@@ -24,6 +24,10 @@ class Settings:
     gemini_model: str = DEFAULT_GEMINI_MODEL
     gemini_configured: bool = False  # backends.gemini_credentials: a key, or Vertex AI switched on
     session_db: Path = Path(".data/sessions.db")
+    # SESSION_SERVICE_URI (memory://, sqlite:///path, postgresql+asyncpg://...); empty: SQLite at session_db
+    session_service_uri: str = ""
+    # RUN_STORE_URL: where runs, cancel signals and conversation locks live; memory:// is this process
+    run_store_url: str = "memory://"
     local_model_dir: Path = Path.home() / ".cache" / "adk-streaming-lab"
     max_message_chars: int = 8000
     temperature: float = 0.7
@@ -38,8 +42,8 @@ class Settings:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR, the input and sampling
-    limits, STREAM_UPDATE_INTERVAL_S and TURN_TIMEOUT_SECONDS."""
+    """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, SESSION_SERVICE_URI, RUN_STORE_URL,
+    LOCAL_MODEL_DIR, the input and sampling limits, STREAM_UPDATE_INTERVAL_S and TURN_TIMEOUT_SECONDS."""
     env = os.environ if env is None else env
     backend = env.get("STREAMING_BACKEND", AUTO).strip().lower() or AUTO
     if backend not in BACKEND_CHOICES:
@@ -52,6 +56,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gemini_model=env.get("GEMINI_MODEL", "").strip() or DEFAULT_GEMINI_MODEL,
         gemini_configured=gemini_credentials(env),
         session_db=Path(env.get("SESSION_DB", "") or defaults.session_db),
+        session_service_uri=env.get("SESSION_SERVICE_URI", "").strip(),
+        run_store_url=env.get("RUN_STORE_URL", "").strip() or defaults.run_store_url,
         local_model_dir=Path(env.get("LOCAL_MODEL_DIR", "") or defaults.local_model_dir).expanduser(),
         max_message_chars=env_number(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, int, 1, 1_000_000),
         temperature=env_number(env, "TEMPERATURE", defaults.temperature, float, 0.0, 2.0),

@@ -26,6 +26,8 @@ from streaming_core.errors import ConfigurationError, InvalidInput, SessionStore
 from streaming_core.quotas import QuotaExceeded, QuotaStoreUnavailable, get_limiter
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings, load_settings
+from streaming_core.stores.runs import RunStoreUnavailable
+from streaming_core.stores.sessions import check_session_store_reachable
 from streaming_core.tools import DEMO_TOOLS
 from streaming_core.visitors import VisitorCookieMiddleware
 
@@ -59,6 +61,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.persistent:
+            await check_session_store_reachable(settings)
+        await api.open()
         yield
         await api.aclose()  # no run task outlives the app
 
@@ -84,7 +89,7 @@ def create_app(
             "status": "ok",
             "backend": backend.name,
             "reason": backend.reason,
-            "runs": len(api.registry),
+            "runs": await api.registry.count(),
             "local_model": {"available": local is None, "reason": local},
         }
 
@@ -144,3 +149,4 @@ def _add_error_handlers(app: FastAPI, limits: ApiLimits) -> None:
     app.add_exception_handler(RegistryFull, refuse(503, "busy", retry_after=max(1.0, limits.grace_s)))
     app.add_exception_handler(ConfigurationError, refuse(503, "backend_unavailable"))
     app.add_exception_handler(SessionStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))
+    app.add_exception_handler(RunStoreUnavailable, refuse(503, "store_unavailable", retry_after=5))

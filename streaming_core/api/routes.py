@@ -57,11 +57,11 @@ def chat_router(api: ApiContext) -> APIRouter:
     @router.delete("/chat/runs/{run_id}", status_code=204, response_class=Response)
     async def cancel_run(request: Request, run_id: str) -> Response:
         """Cancel a run now (the model call too); a dropped client would wait for the grace period."""
-        run = api.registry.find(run_id, user_id_for(request))
+        run = await api.registry.find(run_id, user_id_for(request))
         if run is None:
             detail = "No such answer for this user; it may have finished and expired."
             return JSONResponse({"error": "unknown_run", "detail": detail}, status_code=404)
-        run.cancel()
+        await api.registry.cancel(run)
         return Response(status_code=204)
 
     return router

@@ -20,6 +20,7 @@ from streaming_core.api.encoding import END, RunItem
 from streaming_core.assistant import Turn
 from streaming_core.errors import StreamingCoreError
 from streaming_core.events import StreamError
+from streaming_core.stores.runs import KeepPartial, RunHandle, RunSettings
 
 logger = logging.getLogger(__name__)
 
@@ -125,32 +126,43 @@ class Run:
 
 
 class RunRegistry:
-    """The runs of one event loop, by id. Create it lazily on that loop; `aclose()` on shutdown."""
+    """The runs of one event loop, by id: the `memory://` run store. Create it lazily on that loop;
+    `aclose()` on shutdown."""
 
-    def __init__(self, *, grace_s: float, buffer_events: int, max_runs: int, turn_timeout_s: float) -> None:
-        self.grace_s = grace_s
-        self.buffer_events = buffer_events
-        self.max_runs = max_runs
-        self.turn_timeout_s = turn_timeout_s
+    def __init__(self, settings: RunSettings) -> None:
+        self.grace_s = settings.grace_s
+        self.buffer_events = settings.buffer_events
+        self.max_runs = settings.max_runs
+        self.turn_timeout_s = settings.turn_timeout_s
         self._runs: dict[str, Run] = {}
 
     def __len__(self) -> int:
         return len(self._runs)
 
-    def check_capacity(self) -> None:
+    async def open(self, keep_partial: KeepPartial) -> None:
+        """Nothing to connect to, and no other worker whose runs could need taking over."""
+
+    async def count(self) -> int:
+        return len(self._runs)
+
+    async def check_capacity(self) -> None:
         if len(self._runs) >= self.max_runs:
             raise RegistryFull("The server is busy with other answers; try again shortly.")
 
-    def start(self, turn: Turn, user_id: str) -> Run:
-        self.check_capacity()
+    async def start(self, turn: Turn, user_id: str) -> Run:
+        await self.check_capacity()
         run = Run(secrets.token_urlsafe(16), turn, user_id, self)
         self._runs[run.id] = run
         return run
 
-    def find(self, run_id: str, user_id: str) -> Run | None:
+    async def find(self, run_id: str, user_id: str) -> Run | None:
         """The run, if it still exists and belongs to `user_id` (else it looks unknown)."""
         run = self._runs.get(run_id)
         return run if run is not None and run.user_id == user_id else None
+
+    async def cancel(self, run: RunHandle) -> None:
+        assert isinstance(run, Run)
+        run.cancel()
 
     def forget(self, run: Run) -> None:
         self._runs.pop(run.id, None)

@@ -17,13 +17,16 @@ from streaming_core.api.buffer import ResumeGap
 from streaming_core.api.encoding import END, encode_item
 from streaming_core.api.limits import ApiLimits, ClientLimiter, visitor_key
 from streaming_core.api.requests import StreamRequest, client_key, user_id_for
-from streaming_core.api.runs import EventId, Run, RunRegistry
+from streaming_core.api.runs import EventId
 from streaming_core.backends import resolve_backend
 from streaming_core.errors import InvalidInput
 from streaming_core.events import StreamError
 from streaming_core.quotas import GuardedTurn, admit_turn
 from streaming_core.runtime import AssistantConfig, get_assistant
+from streaming_core.sessions import keep_interrupted
 from streaming_core.settings import Settings
+from streaming_core.stores.redis_events import StoredEvent
+from streaming_core.stores.runs import RunHandle, RunSettings, RunStore, RunStoreUnavailable, create_run_store
 
 GONE = "gone"  # the seq of the error sent for an unknown run; resuming from it gets 204
 
@@ -36,20 +39,26 @@ class ApiContext:
     settings: Settings
     limits: ApiLimits
     limiter: ClientLimiter
-    _registry: RunRegistry | None = field(default=None, repr=False)
+    _registry: RunStore | None = field(default=None, repr=False)
 
     @property
-    def registry(self) -> RunRegistry:
-        # Created on first use, on the serving loop: its tasks and timers belong to that loop.
+    def registry(self) -> RunStore:
+        # Created on first use, on the serving loop: its tasks, timers and connections belong to that loop.
         if self._registry is None:
             limits = self.limits
-            self._registry = RunRegistry(
-                grace_s=limits.grace_s,
-                buffer_events=limits.buffer_events,
-                max_runs=limits.max_runs,
-                turn_timeout_s=limits.turn_timeout_s,
+            self._registry = create_run_store(
+                self.settings.run_store_url,
+                RunSettings(limits.grace_s, limits.buffer_events, limits.max_runs, limits.turn_timeout_s),
             )
         return self._registry
+
+    async def open(self) -> None:
+        """Connects the run store, which from then on also takes over the runs of dead workers."""
+        await self.registry.open(self._keep_partial)
+
+    async def _keep_partial(self, app_name: str, user_id: str, session_id: str, author: str, text: str) -> None:
+        service = get_assistant(self.config, self.settings).session_service
+        await keep_interrupted(service, (app_name, user_id, session_id), author, text, "stopped")
 
     async def aclose(self) -> None:
         if self._registry is not None:
@@ -61,10 +70,10 @@ async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -
     await api.limiter.check_rate(client)
     last_event_id = request.headers.get("last-event-id")
     if last_event_id:
-        return resume_stream(api, client, user, last_event_id)
+        return await resume_stream(api, client, user, last_event_id)
     if asked.query is None:
         raise InvalidInput('Missing query: pass ?query=... or a JSON body with a "query" field.')
-    api.registry.check_capacity()
+    await api.registry.check_capacity()
     close_slot = api.limiter.open_stream(client)
     admission = None
     try:
@@ -72,7 +81,7 @@ async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -
         admission = await admit_turn(visitor_key(request), backend)  # before open_turn: a refusal creates no session
         assistant = get_assistant(api.config, api.settings)
         turn = await assistant.open_turn(asked.query, session_id=asked.session_id, user_id=user)
-        run = api.registry.start(GuardedTurn.of(turn, backend, admission), user)
+        run = await api.registry.start(GuardedTurn.of(turn, backend, admission), user)
     except BaseException:
         close_slot()
         if admission is not None:
@@ -81,9 +90,9 @@ async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -
     return run_response(api, run, 0, close_slot)
 
 
-def resume_stream(api: ApiContext, client: str, user: str, raw_id: str) -> Response:
+async def resume_stream(api: ApiContext, client: str, user: str, raw_id: str) -> Response:
     event_id = EventId.parse(raw_id)
-    run = api.registry.find(event_id.run_id, user) if event_id else None
+    run = await api.registry.find(event_id.run_id, user) if event_id else None
     if raw_id.endswith(f":{GONE}") or (run and run.finished and event_id and event_id.seq >= run.last_seq):
         # 204 is the one answer that stops EventSource reconnecting by itself.
         return Response(status_code=204)
@@ -92,7 +101,7 @@ def resume_stream(api: ApiContext, client: str, user: str, raw_id: str) -> Respo
     return run_response(api, run, event_id.seq, api.limiter.open_stream(client))
 
 
-def run_response(api: ApiContext, run: Run, after: int, close_slot: Callable[[], None]) -> Response:
+def run_response(api: ApiContext, run: RunHandle, after: int, close_slot: Callable[[], None]) -> Response:
     run.attach()
 
     def on_close() -> None:
@@ -108,7 +117,7 @@ def run_response(api: ApiContext, run: Run, after: int, close_slot: Callable[[],
     )
 
 
-async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[ServerSentEvent | bytes]:
+async def run_events(run: RunHandle, after: int, retry_ms: int) -> AsyncIterator[ServerSentEvent | bytes]:
     retry: int | None = retry_ms
     try:
         # aclosing: when the client goes away while we wait at `yield`, the reader must
@@ -118,7 +127,13 @@ async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[Serve
                 # Events that piled up while we were sending leave in one write.
                 frames = []
                 for seq, item in batch:
-                    frames.append(encode_item(item, str(EventId(run.id, seq)), retry_ms=retry).encode())
+                    event_id = str(EventId(run.id, seq))
+                    frame = (
+                        item.sse(event_id, retry)
+                        if isinstance(item, StoredEvent)
+                        else encode_item(item, event_id, retry_ms=retry)
+                    )
+                    frames.append(frame.encode())
                     retry = None
                 yield b"".join(frames)
                 if batch[-1][0] < run.last_seq:
@@ -129,6 +144,10 @@ async def run_events(run: Run, after: int, retry_ms: int) -> AsyncIterator[Serve
     except ResumeGap as gap:
         gone_id = f"{run.id}:{GONE}"
         yield encode_item(StreamError("resume_gap", f"{gap} Ask the question again."), gone_id)
+        yield encode_item(END, gone_id)
+    except RunStoreUnavailable as failure:  # Redis went away mid-stream: end clearly, never hang
+        gone_id = f"{run.id}:{GONE}"
+        yield encode_item(StreamError("store", str(failure), retryable=True), gone_id)
         yield encode_item(END, gone_id)
 
 

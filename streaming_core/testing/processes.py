@@ -26,6 +26,16 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+# Visitor quotas out of the way for servers that tests and benchmarks drive far harder than a person
+# would (every request from one visitor); the quota tests set tight limits of their own.
+UNLIMITED_QUOTAS = {
+    "QUOTA_TURNS_PER_MINUTE": "10000",
+    "QUOTA_CONCURRENT_TURNS": "1000",
+    "QUOTA_TOKENS_PER_DAY": str(10**12),
+    "GEMINI_DAILY_TOKEN_BUDGET": str(10**12),
+}
+
+
 class ServerProcess:
     """A server command on a free 127.0.0.1 port (`{port}` in the command is replaced by it), run in
     `cwd`; entering waits until `health` answers 200, leaving stops it (SIGTERM, then SIGKILL).

@@ -1,0 +1,41 @@
+"""The Redis keys and channels of the run store, in one place (every key starts with `lab:`)."""
+
+from __future__ import annotations
+
+RUNS = "lab:runs"  # set: every live run id, for the count /healthz reports
+WORKERS = "lab:workers"  # sorted set: worker id -> the Redis time its lease ends
+
+
+def meta(run_id: str) -> str:
+    """Hash: user, session, app, author, owner (worker id), floor."""
+    return f"lab:run:{run_id}"
+
+
+def log(run_id: str) -> str:
+    """Stream: the run's events, entry id `<seq>-0`."""
+    return f"lab:run:{run_id}:log"
+
+
+def readers(run_id: str) -> str:
+    """Sorted set: attached reader -> the next seq it reads."""
+    return f"lab:run:{run_id}:readers"
+
+
+def worker_runs(worker_id: str) -> str:
+    """Set: the runs a worker owns, taken over by another worker if its lease ends."""
+    return f"lab:worker:{worker_id}:runs"
+
+
+def worker_channel(worker_id: str) -> str:
+    """Pub/sub: `cancel <run>` and `readers <run>` messages for the worker that owns the run."""
+    return f"lab:worker:{worker_id}"
+
+
+def takeover(worker_id: str) -> str:
+    """String: set (NX) by the one worker that finishes a dead worker's runs."""
+    return f"lab:takeover:{worker_id}"
+
+
+def seq_of(entry_id: bytes | str) -> int:
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(raw.partition("-")[0])
