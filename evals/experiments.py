@@ -1,0 +1,78 @@
+"""`python -m evals.experiments [variant ...] [-- name or category ...]`: the local model's prompt
+frames compared on the evaluation, one row per variant, into docs/evals.md's "experiments" section."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import replace
+
+from evals.__main__ import DOCS, MAX_OUTPUT_TOKENS
+from evals.cases import CASES, CATEGORIES
+from evals.report import pass_rate, write_section
+from evals.runner import CaseResult, run_cases, select
+from streaming_core.agent import build_agent
+from streaming_core.assistant import Assistant
+from streaming_core.backends.gemma_prompt import BARE, FEW_SHOT, PromptFrame, Turn
+from streaming_core.backends.local_gemma import create_local_gemma
+from streaming_core.sessions import create_session_service
+
+# Each variant changes one thing against the one before it, so the table says what each is worth.
+_MEMORY_EXAMPLE: tuple[Turn, ...] = (
+    ("user", "I am planting tulips today."),
+    ("model", "Lovely! Plant the bulbs about 15 cm deep, pointy end up."),
+    ("user", "What am I planting?"),
+    ("model", "You are planting tulips."),
+)
+# Each variant changes one thing against the one before it, so the table says what each is worth.
+VARIANTS: dict[str, PromptFrame] = {
+    "bare (before issue 16)": BARE,
+    "+ few-shot examples, stop at a new answer": replace(
+        FEW_SHOT, preamble="A conversation with a knowledgeable assistant.", repeat_penalty=1.0
+    ),
+    "+ repeat penalty 1.1": replace(FEW_SHOT, preamble="A conversation with a knowledgeable assistant."),
+    "+ preamble on counting and explaining (default)": FEW_SHOT,
+    "default + a memory example": replace(FEW_SHOT, examples=FEW_SHOT.examples + _MEMORY_EXAMPLE),
+    "default without the agent instruction": replace(FEW_SHOT, with_instruction=False),
+    "default with Question:/Answer: markers": replace(
+        FEW_SHOT, user="Question:", model="Answer:", stops=("\n\n", "\nQuestion:", "\nAnswer:")
+    ),
+}
+
+
+async def _evaluate(frame: PromptFrame, names: list[str], temperature: float) -> list[CaseResult]:
+    model = create_local_gemma().model_copy(update={"frame": frame})
+    agent = build_agent(model, temperature=temperature, max_output_tokens=MAX_OUTPUT_TOKENS)
+    return await run_cases(Assistant(agent, create_session_service(None)), select(CASES, names))
+
+
+def main(argv: list[str]) -> int:
+    chosen, names = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    unknown = [name for name in chosen if name not in VARIANTS]
+    if unknown:
+        print(f"error: unknown variant(s) {unknown}; choose from {list(VARIANTS)}", file=sys.stderr)
+        return 2
+    header = ["variant", "pass rate", *CATEGORIES, "hygiene failures", "time"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for variant in chosen or list(VARIANTS):
+        started = time.perf_counter()
+        results = asyncio.run(_evaluate(VARIANTS[variant], names, 0.0))
+        per_category = []
+        for category in CATEGORIES:
+            group = [r for r in results if r.case.category == category]
+            per_category.append(f"{sum(r.passed for r in group)}/{len(group)}" if group else "—")
+        hygiene = sum(bool(r.hygiene) for r in results)
+        seconds = time.perf_counter() - started
+        rows.append(
+            f"| {variant} | {pass_rate(results):.0%} | {' | '.join(per_category)} | {hygiene} | {seconds:.0f} s |"
+        )
+        print(rows[-1], flush=True)
+    scope = " ".join(names) or f"all {len(CASES)} cases"
+    body = "\n".join(["## Experiments", "", f"Local Gemma, temperature 0, {scope}.", "", *rows])
+    write_section(DOCS, "experiments", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
