@@ -29,6 +29,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
     from bench.browser_latency import measure_browser_stop_latency, measure_first_chunk_latency
     from bench.layers import measure_layers
     from bench.local_model import measure_local_model
+    from bench.local_prompt import measure_local_prompt
     from bench.memory import measure_memory
     from bench.stop_latency import measure_stop_latency
     from bench.websocket_cost import measure_websocket_cost
@@ -38,6 +39,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 10_000), repeats),
         "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "50,200,500"), DOCS),
         "local": lambda: measure_local_model(repeats=max(5, repeats)),
+        "local_prompt": lambda: measure_local_prompt(),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000)),
         "websocket": lambda: measure_websocket_cost(os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS),

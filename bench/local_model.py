@@ -51,11 +51,11 @@ def _ours(config: AssistantConfig) -> tuple[float, float, int]:
     return first or 0.0, time.perf_counter() - start, chunks
 
 
-def _raw(llama: Any, prompt: str, sampling: dict[str, Any], stops: list[str]) -> tuple[float, float, int]:
+def _raw(llama: Any, completion: local_gemma.Completion) -> tuple[float, float, int]:
     start = time.perf_counter()
     first: float | None = None
     chunks = 0
-    for chunk in llama.create_completion(prompt, stream=True, **(sampling | {"stop": stops})):
+    for chunk in llama.create_completion(completion.prompt, stream=True, **completion.options):
         text = chunk["choices"][0]["text"]
         # The backend drops the answer's leading whitespace token (the space after "A:"), so
         # count from the first visible piece on both paths.
@@ -70,22 +70,18 @@ def measure_local_model(repeats: int = 5) -> Section:
     request = _capture_request(config)
     model = local_gemma.create_local_gemma()
     loaded = local_gemma._load_model(model.model_path, None)  # the same weights and threads as the backend
-    prompt = local_gemma.render_prompt(
-        local_gemma._instruction_text(request.config.system_instruction),
-        local_gemma.conversation_turns(request.contents),
-        chat=loaded.chat,
-    )
-    sampling = local_gemma._sampling(request.config)
-    stops = sampling["stop"] + local_gemma._TURN_MARKERS + local_gemma._TRANSCRIPT_STOPS
+    # The backend's own plan for this request: prompt tokens (few-shot frame included), sampling, stops.
+    completion = model.completion_for(request)
     raw_runs, our_runs = [], []
     for _ in range(repeats):  # interleaved; both reuse llama.cpp's cached prompt prefix alike
         with loaded.lock:
-            raw_runs.append(_raw(loaded.llama, prompt, sampling, stops))
+            raw_runs.append(_raw(loaded.llama, completion))
         our_runs.append(_ours(config))
     section = Section(
         title="2. Local Gemma end to end",
         intro=(
-            f"Gemma 3 270M Q4_K_M on llama-cpp-python, identical prompt (captured from ADK's request) and sampling "
+            f"Gemma 3 270M Q4_K_M on llama-cpp-python, identical prompt tokens and options (the backend's own plan "
+            f"for ADK's captured request, {len(completion.prompt)} tokens with the few-shot frame) and sampling "
             f"(temperature 0, ≤ {MAX_TOKENS} tokens), median of {repeats} interleaved runs. Time to first token is "
             "to the first visible (non-whitespace) piece; the rate counts pieces after it, over the time after it."
         ),

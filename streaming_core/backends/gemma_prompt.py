@@ -23,6 +23,7 @@ class PromptFrame:
     # Ends an answer: the base model goes on to write the next question, or a blank line.
     stops: tuple[str, ...] = ("\n\n", "\nQ:")
     repeat_penalty: float = 1.0  # llama.cpp's, over the last 64 tokens; 1.0 is off
+    no_repeat_run: int = 0  # tokens in a run the answer may not repeat (repetition.NoRepeatRun); 0 is off
     with_instruction: bool = True  # the agent's instruction after the preamble
     user: str = "Q:"
     model: str = "A:"
@@ -64,13 +65,15 @@ FEW_SHOT = PromptFrame(
     name="few-shot",
     preamble=(
         "A conversation with a knowledgeable assistant. The assistant answers each question correctly and "
-        "completely, without repeating itself. Asked to count, it writes every number in order, from the first "
-        "to the last. Asked to explain, it writes a full paragraph."
+        "completely, without repeating itself. Asked to count to a number, it writes 1, 2, 3 and so on, up to "
+        "that number. Asked to explain, it writes a full paragraph."
     ),
     examples=EXAMPLES,
     # "\nA:" too: the base model otherwise answers again on the next line ("Tokyo\nA: Tokyo").
     stops=("\n\n", "\nQ:", "\nA:"),
-    repeat_penalty=1.1,  # without it poems and explanations loop on one sentence
+    # Loops ("It is a beautiful thing. It is a beautiful thing.") are stopped by the run guard, not by
+    # llama.cpp's repeat penalty, which also punishes digits the question holds ("Count to 10" -> "1, ..., 9").
+    no_repeat_run=4,
 )
 
 DEFAULT_FRAME = FEW_SHOT

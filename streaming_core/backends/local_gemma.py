@@ -30,6 +30,7 @@ from streaming_core.backends.gemma_prompt import (
     instruction_text,
     render_chat,
 )
+from streaming_core.backends.repetition import NoRepeatRun
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -170,9 +171,14 @@ def plan_completion(
     """The prompt (newest turns that fit beside the answer's budget) and sampling with the frame's
     stops and penalty; an instruction-tuned GGUF gets Gemma's chat turns instead of the frame."""
     prompt = _fit_prompt(loaded, frame, system, turns, N_CTX - sampling["max_tokens"])
-    stops = sampling["stop"] + _TURN_MARKERS + ([] if loaded.chat else list(frame.stops))
-    penalty = {} if loaded.chat else {"repeat_penalty": frame.repeat_penalty}
-    return Completion(prompt, sampling | penalty | {"stop": stops})
+    if loaded.chat:
+        return Completion(prompt, sampling | {"stop": sampling["stop"] + _TURN_MARKERS})
+    options = {"stop": sampling["stop"] + _TURN_MARKERS + list(frame.stops), "repeat_penalty": frame.repeat_penalty}
+    if frame.no_repeat_run:
+        from llama_cpp import LogitsProcessorList
+
+        options["logits_processor"] = LogitsProcessorList([NoRepeatRun(len(prompt), frame.no_repeat_run)])
+    return Completion(prompt, sampling | options)
 
 
 def _fit_prompt(loaded: _LoadedModel, frame: PromptFrame, system: str, turns: Sequence[Turn], budget: int) -> list[int]:

@@ -19,13 +19,8 @@ from google.genai import types
 
 from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
-from streaming_core.backends.local_gemma import (
-    N_CTX,
-    THREAD_NAME_PREFIX,
-    LocalGemmaLlm,
-    conversation_turns,
-    create_local_gemma,
-)
+from streaming_core.backends.gemma_prompt import conversation_turns
+from streaming_core.backends.local_gemma import N_CTX, THREAD_NAME_PREFIX, LocalGemmaLlm, create_local_gemma
 from streaming_core.events import Queued, StreamEvent, TextDelta
 from streaming_core.sessions import create_session_service
 
