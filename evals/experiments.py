@@ -20,25 +20,35 @@ from streaming_core.backends.local_gemma import create_local_gemma
 from streaming_core.sessions import create_session_service
 
 # Each variant changes one thing against the one before it, so the table says what each is worth.
-_MEMORY_EXAMPLE: tuple[Turn, ...] = (
-    ("user", "I am planting tulips today."),
-    ("model", "Lovely! Plant the bulbs about 15 cm deep, pointy end up."),
-    ("user", "What am I planting?"),
-    ("model", "You are planting tulips."),
+_FACT, _LETTERS, _EXPLAIN = (FEW_SHOT.examples[i : i + 2] for i in range(0, 6, 2))
+_MEMORY: tuple[Turn, ...] = (
+    ("user", "My brother is called Sam."),
+    ("model", "Sam is a nice name."),
+    ("user", "What is my brother called?"),
+    ("model", "Your brother is called Sam."),
 )
-# Each variant changes one thing against the one before it, so the table says what each is worth.
+_NUMBER_FACT: tuple[Turn, ...] = (
+    ("user", "How many wheels does a tricycle have?"),
+    ("model", "A tricycle has three wheels."),
+)
+# "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in
+# it, and the last is today's default (docs/evals.md also has the subset experiments before "A").
+_A = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", "."))
 VARIANTS: dict[str, PromptFrame] = {
     "bare (before issue 16)": BARE,
-    "+ few-shot examples, stop at a new answer": replace(
-        FEW_SHOT, preamble="A conversation with a knowledgeable assistant.", repeat_penalty=1.0
+    "A: few-shot, preamble on counting and explaining, run guard": _A,
+    "A, examples reordered (the fact last)": replace(_A, examples=_EXPLAIN + _LETTERS + _FACT),
+    "A + a memory example first": replace(_A, examples=_MEMORY + _A.examples),
+    "A + a memory and a number-fact example": replace(
+        _A, examples=_MEMORY + _FACT + _NUMBER_FACT + _LETTERS + _EXPLAIN
     ),
-    "+ repeat penalty 1.1": replace(FEW_SHOT, preamble="A conversation with a knowledgeable assistant."),
-    "+ preamble on counting and explaining (default)": FEW_SHOT,
-    "default + a memory example": replace(FEW_SHOT, examples=FEW_SHOT.examples + _MEMORY_EXAMPLE),
-    "default without the agent instruction": replace(FEW_SHOT, with_instruction=False),
-    "default with Question:/Answer: markers": replace(
-        FEW_SHOT, user="Question:", model="Answer:", stops=("\n\n", "\nQuestion:", "\nAnswer:")
+    "A without the agent instruction": replace(_A, with_instruction=False),
+    "A + a sentence on remembering": replace(
+        _A,
+        preamble=_A.preamble
+        + " When the person says something about themselves, it acknowledges it briefly and remembers it.",
     ),
+    'A + "and stops there" after counting (default)': FEW_SHOT,
 }
 
 

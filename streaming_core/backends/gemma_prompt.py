@@ -66,7 +66,7 @@ FEW_SHOT = PromptFrame(
     preamble=(
         "A conversation with a knowledgeable assistant. The assistant answers each question correctly and "
         "completely, without repeating itself. Asked to count to a number, it writes 1, 2, 3 and so on, up to "
-        "that number. Asked to explain, it writes a full paragraph."
+        "that number, and stops there. Asked to explain, it writes a full paragraph."
     ),
     examples=EXAMPLES,
     # "\nA:" too: the base model otherwise answers again on the next line ("Tokyo\nA: Tokyo").

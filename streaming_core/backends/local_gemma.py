@@ -55,6 +55,7 @@ _LOCK_POLL_S = 0.05  # how quickly a request cancelled while queued gives up its
 # A token takes ~20 ms, but llama.cpp cannot interrupt prompt evaluation (~4 s for a full context
 # here), so closing the stream waits this long for the worker before leaving it to finish alone.
 _STOP_WAIT_S = 0.5
+_DEFAULT_TOP_K, _DEFAULT_TOP_P = 64, 0.95  # Gemma 3's recommended sampling
 _FINISH_REASONS = {"stop": types.FinishReason.STOP, "length": types.FinishReason.MAX_TOKENS}
 
 
@@ -224,8 +225,8 @@ def _sampling(config: types.GenerateContentConfig) -> dict[str, Any]:
     return {
         "max_tokens": min(config.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS, N_CTX // 2),
         "temperature": config.temperature if config.temperature is not None else 0.0,
-        "top_p": config.top_p if config.top_p is not None else 0.95,
-        "top_k": int(config.top_k) if config.top_k is not None else 64,
+        "top_p": config.top_p if config.top_p is not None else _DEFAULT_TOP_P,
+        "top_k": int(config.top_k) if config.top_k is not None else _DEFAULT_TOP_K,
         "seed": config.seed if config.seed is not None else 0,  # reproducible unless asked otherwise
         "presence_penalty": config.presence_penalty or 0.0,
         "frequency_penalty": config.frequency_penalty or 0.0,
@@ -307,6 +308,8 @@ class LocalGemmaLlm(BaseLlm):
             f"agent instruction {'kept' if frame.with_instruction else 'left out'}",
             "stops": ", ".join(repr(stop) for stop in frame.stops),
             "repeat penalty": f"{frame.repeat_penalty:g}",
+            "repeat guard": f"no {frame.no_repeat_run}-token run of the answer twice" if frame.no_repeat_run else "off",
+            "sampling defaults": f"top_k {_DEFAULT_TOP_K}, top_p {_DEFAULT_TOP_P}, seed 0",
         }
 
     def is_busy(self) -> bool:
