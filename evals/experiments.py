@@ -58,6 +58,11 @@ async def _evaluate(frame: PromptFrame, names: list[str], temperature: float) ->
     return await run_cases(Assistant(agent, create_session_service(None)), select(CASES, names))
 
 
+def _settings(frame: PromptFrame, cases: int) -> dict[str, str]:
+    described = create_local_gemma().model_copy(update={"frame": frame}).describe_frame()
+    return {"temperature": "0", "max output tokens": str(MAX_OUTPUT_TOKENS), "cases": str(cases)} | described
+
+
 def main(argv: list[str]) -> int:
     chosen, names = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     unknown = [name for name in chosen if name not in VARIANTS]
@@ -70,7 +75,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         results = asyncio.run(_evaluate(VARIANTS[variant], names, 0.0))
         if VARIANTS[variant] is BARE and not names:
-            settings = {"temperature": "0", "max output tokens": str(MAX_OUTPUT_TOKENS), "cases": str(len(results))}
+            settings = _settings(BARE, len(results))
             write_section(DOCS, "baseline", render_run("Baseline: the prompt before issue 16", settings, results))
         per_category = []
         for category in CATEGORIES:
