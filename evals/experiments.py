@@ -49,6 +49,16 @@ VARIANTS: dict[str, PromptFrame] = {
         + " When the person says something about themselves, it acknowledges it briefly and remembers it.",
     ),
     'A + "and stops there" after counting (default)': FEW_SHOT,
+    "default, guard on 6-token runs": replace(FEW_SHOT, no_repeat_run=6),
+    "default, letters example from the start (A, B, C, D)": replace(
+        FEW_SHOT,
+        examples=(
+            *_FACT,
+            ("user", "List the first four letters of the alphabet."),
+            ("model", "A, B, C, D."),
+            *_EXPLAIN,
+        ),
+    ),
 }
 
 
