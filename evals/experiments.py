@@ -1,12 +1,11 @@
 """`python -m evals.experiments [variant ...] [-- name or category ...]`: the local model's prompt
 frames compared on the evaluation, one row per variant. A full run (every variant, every case)
-rewrites docs/evals.md's "experiments" table and its "baseline" section (the frame before issue 16)."""
+rewrites docs/evals.md's experiments table and its "baseline" section (the frame before issue 16)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from dataclasses import replace
 
 from evals.__main__ import DOCS, MAX_OUTPUT_TOKENS
@@ -31,8 +30,8 @@ _NUMBER_FACT: tuple[Turn, ...] = (
     ("user", "How many wheels does a tricycle have?"),
     ("model", "A tricycle has three wheels."),
 )
-# "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in
-# it, and the last is today's default (docs/evals.md also has the subset experiments before "A").
+# "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
+# or in the default (docs/evals.md also has the subset experiments that led to A).
 _A = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", "."))
 VARIANTS: dict[str, PromptFrame] = {
     "bare (before issue 16)": BARE,
@@ -79,10 +78,9 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"error: unknown variant(s) {unknown}; choose from {list(VARIANTS)}", file=sys.stderr)
         return 2
-    header = ["variant", "pass rate", *CATEGORIES, "hygiene failures", "time"]
+    header = ["variant", "pass rate", *CATEGORIES, "hygiene failures"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant in chosen or list(VARIANTS):
-        started = time.perf_counter()
         results = asyncio.run(_evaluate(VARIANTS[variant], names, 0.0))
         if VARIANTS[variant] is BARE and not names:
             settings = _settings(BARE, len(results))
@@ -92,15 +90,12 @@ def main(argv: list[str]) -> int:
             group = [r for r in results if r.case.category == category]
             per_category.append(f"{sum(r.passed for r in group)}/{len(group)}" if group else "—")
         hygiene = sum(bool(r.hygiene) for r in results)
-        seconds = time.perf_counter() - started
-        rows.append(
-            f"| {variant} | {pass_rate(results):.0%} | {' | '.join(per_category)} | {hygiene} | {seconds:.0f} s |"
-        )
+        rate = f"{sum(r.passed for r in results)}/{len(results)} ({pass_rate(results):.0%})"
+        rows.append(f"| {variant} | {rate} | {' | '.join(per_category)} | {hygiene} |")
         print(rows[-1], flush=True)
     if chosen or names:  # a partial comparison is for the terminal; the page keeps the full one
         return 0
-    intro = f"Local Gemma, temperature 0, all {len(CASES)} cases, `python -m evals.experiments`."
-    write_section(DOCS, "experiments", "\n".join(["## Experiments", "", intro, "", *rows]))
+    write_section(DOCS, "experiments-table", "\n".join(rows))  # the narrative around it is written by hand
     return 0
 
 
