@@ -30,6 +30,14 @@ _NUMBER_FACT: tuple[Turn, ...] = (
     ("user", "How many wheels does a tricycle have?"),
     ("model", "A tricycle has three wheels."),
 )
+_BOILING: tuple[Turn, ...] = (
+    ("user", "What is the boiling point of water at sea level?"),
+    ("model", "Water boils at 100 °C (212 °F) at sea level."),
+)
+_BRAZIL: tuple[Turn, ...] = (
+    ("user", "What language is spoken in Brazil?"),
+    ("model", "Portuguese is the language of Brazil."),
+)
 # "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
 # or in the default (docs/evals.md also has the subset experiments that led to A).
 _A = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", "."))
@@ -58,6 +66,10 @@ VARIANTS: dict[str, PromptFrame] = {
             *_EXPLAIN,
         ),
     ),
+    "default, a science fact example instead of Shakespeare": replace(
+        FEW_SHOT, examples=(*_BOILING, *_LETTERS, *_EXPLAIN)
+    ),
+    "default + a second fact example last (Brazil)": replace(FEW_SHOT, examples=(*FEW_SHOT.examples, *_BRAZIL)),
 }
 
 
