@@ -9,8 +9,9 @@ DEV := $(VENV)/.dev-installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 API_PORT ?= 8000
 SOAK_MINUTES ?= 3
+BACKEND ?= local
 
-.PHONY: run test api bench soak lint browser services clean cluster
+.PHONY: run test api bench soak eval lint browser services clean cluster
 
 run: $(RUNTIME)
 	$(BIN)/streamlit run app.py
@@ -58,3 +59,7 @@ bench: $(DEV) browser
 
 soak: $(DEV)
 	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak
+
+# The evaluation of answers (evals/cases.py) on one backend; rewrites the latest run in docs/evals.md.
+eval: $(DEV)
+	$(BIN)/python -m evals --backend $(BACKEND)

@@ -40,6 +40,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
     from bench.browser_latency import measure_browser_stop_latency, measure_first_chunk_latency
     from bench.layers import measure_layers
     from bench.local_model import measure_local_model
+    from bench.local_prompt import measure_local_prompt
     from bench.memory import measure_memory
     from bench.scale_out import measure_scale_out
     from bench.stop_latency import measure_stop_latency
@@ -51,6 +52,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 10_000), Repetition(repeats, 25, 0.02, 150)),
         "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "100,200,500"), DOCS),
         "local": lambda: measure_local_model(Repetition(repeats, 15, 0.05, 90)),
+        "local_prompt": lambda: measure_local_prompt(),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000), max(3, repeats // 3)),
         "websocket": lambda: measure_websocket_cost(os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS),

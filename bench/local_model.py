@@ -71,9 +71,9 @@ def _ours(config: AssistantConfig) -> Iterator[bool]:
         yield isinstance(event, TextDelta)
 
 
-def _raw(llama: Any, prompt: str, sampling: dict[str, Any], stops: list[str]) -> Iterator[bool]:
+def _raw(llama: Any, completion: local_gemma.Completion) -> Iterator[bool]:
     started = False
-    for chunk in llama.create_completion(prompt, stream=True, **(sampling | {"stop": stops})):
+    for chunk in llama.create_completion(completion.prompt, stream=True, **completion.options):
         text = chunk["choices"][0]["text"]
         # The backend drops the answer's leading whitespace token (the space after "A:"), so
         # count from the first visible piece on both paths.
@@ -86,19 +86,14 @@ def measure_local_model(rule: Repetition) -> Section:
     request = _capture_request(config)
     model = local_gemma.create_local_gemma()
     loaded = local_gemma._load_model(model.model_path, None)  # the same weights and threads as the backend
-    prompt = local_gemma.render_prompt(
-        local_gemma._instruction_text(request.config.system_instruction),
-        local_gemma.conversation_turns(request.contents),
-        chat=loaded.chat,
-    )
-    sampling = local_gemma._sampling(request.config)
-    stops = sampling["stop"] + local_gemma._TURN_MARKERS + local_gemma._TRANSCRIPT_STOPS
+    # The backend's own plan for this request: prompt tokens (few-shot frame included), sampling, stops.
+    completion = model.completion_for(request)
     raw_runs: list[Run] = []
     our_runs: list[Run] = []
 
     def repeat(_: int) -> None:  # interleaved; both reuse llama.cpp's cached prompt prefix alike
         with loaded.lock:
-            raw_runs.append(_timed(lambda: _raw(loaded.llama, prompt, sampling, stops)))
+            raw_runs.append(_timed(lambda: _raw(loaded.llama, completion)))
         our_runs.append(_timed(lambda: _ours(config)))
 
     def compared() -> tuple[Spread, Spread]:
@@ -109,7 +104,8 @@ def measure_local_model(rule: Repetition) -> Section:
     section = Section(
         title="2. Local Gemma end to end",
         intro=(
-            f"Gemma 3 270M Q4_K_M on llama-cpp-python, identical prompt (captured from ADK's request) and sampling "
+            f"Gemma 3 270M Q4_K_M on llama-cpp-python, identical prompt tokens and options (the backend's own plan "
+            f"for ADK's captured request, {len(completion.prompt)} tokens with the few-shot frame) and sampling "
             f"(temperature 0, ≤ {MAX_TOKENS} tokens); the two paths run one after the other in each repetition, "
             f"{repeats} repetitions (at least {rule.min_repeats}, more while the paired rate ratio's interquartile "
             f"range exceeded {rule.max_relative_iqr:.0%}, within {rule.budget_s:.0f} s). Median and min–max. Time to "

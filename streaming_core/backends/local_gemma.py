@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import itertools
-import json
 import logging
 import os
 import threading
@@ -22,6 +21,16 @@ from typing import TYPE_CHECKING, Any, cast
 from google.adk.models import BaseLlm, LlmCapabilities, LlmRequest, LlmResponse
 from google.genai import types
 from pydantic import PrivateAttr
+
+from streaming_core.backends.gemma_prompt import (
+    DEFAULT_FRAME,
+    PromptFrame,
+    Turn,
+    conversation_turns,
+    instruction_text,
+    render_chat,
+)
+from streaming_core.backends.repetition import NoRepeatRun
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -42,19 +51,12 @@ DEFAULT_MAX_OUTPUT_TOKENS = 256
 # llama.cpp itself stops on Gemma's end-of-turn control tokens (they detokenize to "");
 # the text forms catch a model spelling them out.
 _TURN_MARKERS = ["<end_of_turn>", "<start_of_turn>"]
-# The packaged GGUF is the base (pt) model and has no chat template: chat markers make it
-# echo the prompt, a Q/A transcript gets short answers. A blank line or "Q:" ends the answer.
-_TRANSCRIPT_STOPS = ["\n\n", "\nQ:"]
-# Without it the base model treats an agent's instruction as text to continue ("Count from 1
-# to 10." -> "1"); with it, short answers: "1, 2, 3, 4, 5, 6, 7, 8, 9, 10", "Paris.".
-_BASE_PREAMBLE = "You are a helpful assistant."
 _LOCK_POLL_S = 0.05  # how quickly a request cancelled while queued gives up its place
 # A token takes ~20 ms, but llama.cpp cannot interrupt prompt evaluation (~4 s for a full context
 # here), so closing the stream waits this long for the worker before leaving it to finish alone.
 _STOP_WAIT_S = 0.5
+_DEFAULT_TOP_K, _DEFAULT_TOP_P = 64, 0.95  # Gemma 3's recommended sampling
 _FINISH_REASONS = {"stop": types.FinishReason.STOP, "length": types.FinishReason.MAX_TOKENS}
-
-Turn = tuple[str, str]  # (role: "user" | "model", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class _Job:
     system: str
     turns: list[Turn]
     sampling: dict[str, Any]
+    frame: PromptFrame
     stop: threading.Event  # set by the coroutine when its consumer went away
     emit: Callable[[_Item], None]
 
@@ -155,64 +158,36 @@ def _ensure_model_file(model_dir: Path) -> Path:
         raise LocalModelUnavailable(f"cannot write the model into {model_dir} ({exc}); set {MODEL_DIR_ENV}") from exc
 
 
-def _instruction_text(value: Any) -> str:
-    if value is None or isinstance(value, str):
-        return value or ""
-    if isinstance(value, types.Content):
-        return _instruction_text(value.parts or [])
-    if isinstance(value, types.Part):
-        return value.text or ""
-    return "\n".join(filter(None, (_instruction_text(item) for item in value)))
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Exactly what llama.cpp is asked: the prompt's tokens and create_completion's other arguments."""
+
+    prompt: list[int]
+    options: dict[str, Any]
 
 
-def _part_text(part: types.Part) -> str | None:
-    if part.thought:
-        return None  # another model's scratchpad is not conversation
-    if part.text:
-        return part.text
-    if (call := part.function_call) is not None:
-        return f"(called tool `{call.name}` with {json.dumps(call.args or {}, default=str)})"
-    if (result := part.function_response) is not None:
-        return f"Tool `{result.name}` returned: {json.dumps(result.response, default=str)}"
-    return None  # images, files, code: the 270M model reads text only
+def plan_completion(
+    loaded: _LoadedModel, frame: PromptFrame, system: str, turns: Sequence[Turn], sampling: dict[str, Any]
+) -> Completion:
+    """The prompt (newest turns that fit beside the answer's budget) and sampling with the frame's
+    stops and penalty; an instruction-tuned GGUF gets Gemma's chat turns instead of the frame."""
+    prompt = _fit_prompt(loaded, frame, system, turns, N_CTX - sampling["max_tokens"])
+    if loaded.chat:
+        return Completion(prompt, sampling | {"stop": sampling["stop"] + _TURN_MARKERS})
+    options = {"stop": sampling["stop"] + _TURN_MARKERS + list(frame.stops), "repeat_penalty": frame.repeat_penalty}
+    if frame.no_repeat_run:
+        from llama_cpp import LogitsProcessorList
+
+        options["logits_processor"] = LogitsProcessorList([NoRepeatRun(len(prompt), frame.no_repeat_run)])
+    return Completion(prompt, sampling | options)
 
 
-def conversation_turns(contents: Sequence[types.Content]) -> list[Turn]:
-    """Text turns from ADK contents; same-role neighbours merge so roles alternate."""
-    turns: list[Turn] = []
-    for content in contents:
-        role = "model" if content.role == "model" else "user"
-        text = "\n".join(filter(None, (_part_text(p) for p in content.parts or []))).strip()
-        if not text:
-            continue
-        if turns and turns[-1][0] == role:
-            turns[-1] = (role, f"{turns[-1][1]}\n\n{text}")
-        else:
-            turns.append((role, text))
-    return turns
-
-
-def render_prompt(system: str, turns: Sequence[Turn], *, chat: bool) -> str:
-    """Gemma chat turns (system text opens the first user turn: Gemma has no system role),
-    or for the base model a Q/A transcript after the system text."""
-    if not chat:  # blank line before each question, as the base model writes transcripts itself
-        transcript = "".join(f"\n\nQ: {text}" if role == "user" else f"\nA: {text}" for role, text in turns)
-        return "\n\n".join(filter(None, [_BASE_PREAMBLE, system.strip()])) + transcript + "\nA:"
-    window = list(turns)
-    if system.strip():
-        if window and window[0][0] == "user":
-            window[0] = ("user", f"{system.strip()}\n\n{window[0][1]}")
-        else:
-            window.insert(0, ("user", system.strip()))
-    body = "".join(f"<start_of_turn>{role}\n{text}<end_of_turn>\n" for role, text in window)
-    return body + "<start_of_turn>model\n"
-
-
-def _fit_prompt(loaded: _LoadedModel, system: str, turns: Sequence[Turn], budget: int) -> list[int]:
-    """Tokens of the newest turns that fit ``budget``; the system instruction always stays."""
+def _fit_prompt(loaded: _LoadedModel, frame: PromptFrame, system: str, turns: Sequence[Turn], budget: int) -> list[int]:
+    """Tokens of the newest turns that fit ``budget``; the system instruction and the frame's
+    examples always stay."""
 
     def encode(start: int) -> list[int]:
-        text = render_prompt(system, turns[start:], chat=loaded.chat)
+        text = render_chat(system, turns[start:]) if loaded.chat else frame.render(system, turns[start:])
         return loaded.llama.tokenize(text.encode(), add_bos=True, special=loaded.chat)
 
     if len(tokens := encode(0)) <= budget:
@@ -250,8 +225,8 @@ def _sampling(config: types.GenerateContentConfig) -> dict[str, Any]:
     return {
         "max_tokens": min(config.max_output_tokens or DEFAULT_MAX_OUTPUT_TOKENS, N_CTX // 2),
         "temperature": config.temperature if config.temperature is not None else 0.0,
-        "top_p": config.top_p if config.top_p is not None else 0.95,
-        "top_k": int(config.top_k) if config.top_k is not None else 64,
+        "top_p": config.top_p if config.top_p is not None else _DEFAULT_TOP_P,
+        "top_k": int(config.top_k) if config.top_k is not None else _DEFAULT_TOP_K,
         "seed": config.seed if config.seed is not None else 0,  # reproducible unless asked otherwise
         "presence_penalty": config.presence_penalty or 0.0,
         "frequency_penalty": config.frequency_penalty or 0.0,
@@ -267,15 +242,14 @@ def _complete(loaded: _LoadedModel, job: _Job) -> GenerationStats:
     from llama_cpp import StoppingCriteriaList
 
     started = time.perf_counter()
-    prompt = _fit_prompt(loaded, job.system, job.turns, N_CTX - job.sampling["max_tokens"])
-    stops = job.sampling["stop"] + _TURN_MARKERS + ([] if loaded.chat else _TRANSCRIPT_STOPS)
+    completion = plan_completion(loaded, job.frame, job.system, job.turns, job.sampling)
     # Checked inside llama.cpp's loop after every sampled token: cancellation lands within one token.
     cancelled = StoppingCriteriaList([lambda _ids, _logits: job.stop.is_set()])
     text, first_token_s, finish = "", None, "length"
     chunks = cast(
         "Generator[CreateCompletionStreamResponse, None, None]",
         loaded.llama.create_completion(
-            prompt, stream=True, stopping_criteria=cancelled, **(job.sampling | {"stop": stops})
+            completion.prompt, stream=True, stopping_criteria=cancelled, **completion.options
         ),
     )
     with closing(chunks):
@@ -292,8 +266,8 @@ def _complete(loaded: _LoadedModel, job: _Job) -> GenerationStats:
                 logger.debug("piece %r", piece)
                 job.emit(piece)
     # Every sampled token but the last (the one that ended generation) was fed back in.
-    sampled = loaded.llama.n_tokens - len(prompt) + 1
-    return GenerationStats(len(prompt), sampled, finish, first_token_s, time.perf_counter() - started)
+    sampled = loaded.llama.n_tokens - len(completion.prompt) + 1
+    return GenerationStats(len(completion.prompt), sampled, finish, first_token_s, time.perf_counter() - started)
 
 
 class LocalGemmaLlm(BaseLlm):
@@ -302,6 +276,7 @@ class LocalGemmaLlm(BaseLlm):
     model: str = "gemma-3-270m-local"
     model_path: Path
     n_threads: int | None = None
+    frame: PromptFrame = DEFAULT_FRAME  # the base model's transcript (evals/ compares frames)
     _last_stats: GenerationStats | None = PrivateAttr(default=None)
 
     @property
@@ -318,6 +293,25 @@ class LocalGemmaLlm(BaseLlm):
         loaded = _MODELS.get(self.model_path)
         return loaded.waiting if loaded else 0
 
+    def completion_for(self, llm_request: LlmRequest) -> Completion:
+        """What this backend would ask llama.cpp for ``llm_request`` (the benchmark's raw baseline)."""
+        loaded = _load_model(self.model_path, self.n_threads)
+        system = instruction_text(llm_request.config.system_instruction)
+        turns = conversation_turns(llm_request.contents)
+        return plan_completion(loaded, self.frame, system, turns, _sampling(llm_request.config))
+
+    def describe_frame(self) -> dict[str, str]:
+        """The prompt settings, for reports."""
+        frame = self.frame
+        return {
+            "prompt frame": f"{frame.name}: {len(frame.examples) // 2} example exchanges, "
+            f"agent instruction {'kept' if frame.with_instruction else 'left out'}",
+            "stops": ", ".join(repr(stop) for stop in frame.stops),
+            "repeat penalty": f"{frame.repeat_penalty:g}",
+            "repeat guard": f"no {frame.no_repeat_run}-token run of the answer twice" if frame.no_repeat_run else "off",
+            "sampling defaults": f"top_k {_DEFAULT_TOP_K}, top_p {_DEFAULT_TOP_P}, seed 0",
+        }
+
     def is_busy(self) -> bool:
         loaded = _MODELS.get(self.model_path)
         return loaded is not None and loaded.lock.locked()
@@ -328,7 +322,7 @@ class LocalGemmaLlm(BaseLlm):
         self._maybe_append_user_content(llm_request)
         if llm_request.config.tools:
             logger.warning("%s cannot call tools; answering without them", self.model)
-        system = _instruction_text(llm_request.config.system_instruction)
+        system = instruction_text(llm_request.config.system_instruction)
         turns = conversation_turns(llm_request.contents)
         sampling = _sampling(llm_request.config)
         loop = asyncio.get_running_loop()
@@ -341,7 +335,7 @@ class LocalGemmaLlm(BaseLlm):
             except RuntimeError:  # the loop closed under us: nobody is listening any more
                 stop.set()
 
-        job = _Job(system, turns, sampling, stop, emit)
+        job = _Job(system, turns, sampling, self.frame, stop, emit)
         name = f"{THREAD_NAME_PREFIX}-{next(_thread_ids)}"
         threading.Thread(target=self._work, args=(job,), name=name, daemon=True).start()
         pieces: list[str] = []

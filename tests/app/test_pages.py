@@ -27,6 +27,7 @@ def test_sidebar_says_why_auto_picked_the_backend() -> None:
 
     captions = [caption.value for caption in page.at.sidebar.caption]
     assert any("no API key: using local Gemma 3 270M" in caption for caption in captions)
+    assert any("of the evaluation" in caption and "cannot call tools" in caption for caption in captions)
 
 
 def test_sidebar_does_not_pick_gemini_when_vertexai_is_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:

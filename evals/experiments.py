@@ -1,0 +1,115 @@
+"""`python -m evals.experiments [variant ...] [-- name or category ...]`: the local model's prompt
+frames compared on the evaluation, one row per variant. A full run (every variant, every case)
+rewrites docs/evals.md's experiments table and its "baseline" section (the frame before issue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import replace
+
+from evals.__main__ import DOCS, MAX_OUTPUT_TOKENS
+from evals.cases import CASES, CATEGORIES
+from evals.report import pass_rate, render_run, write_section
+from evals.runner import CaseResult, run_cases, select
+from streaming_core.agent import build_agent
+from streaming_core.assistant import Assistant
+from streaming_core.backends.gemma_prompt import BARE, FEW_SHOT, PromptFrame, Turn
+from streaming_core.backends.local_gemma import create_local_gemma
+from streaming_core.sessions import create_session_service
+
+# Each variant changes one thing against the one before it, so the table says what each is worth.
+_FACT, _LETTERS, _EXPLAIN = (FEW_SHOT.examples[i : i + 2] for i in range(0, 6, 2))
+_MEMORY: tuple[Turn, ...] = (
+    ("user", "My brother is called Sam."),
+    ("model", "Sam is a nice name."),
+    ("user", "What is my brother called?"),
+    ("model", "Your brother is called Sam."),
+)
+_NUMBER_FACT: tuple[Turn, ...] = (
+    ("user", "How many wheels does a tricycle have?"),
+    ("model", "A tricycle has three wheels."),
+)
+_BOILING: tuple[Turn, ...] = (
+    ("user", "What is the boiling point of water at sea level?"),
+    ("model", "Water boils at 100 °C (212 °F) at sea level."),
+)
+_BRAZIL: tuple[Turn, ...] = (
+    ("user", "What language is spoken in Brazil?"),
+    ("model", "Portuguese is the language of Brazil."),
+)
+# "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
+# or in the default (docs/evals.md also has the subset experiments that led to A).
+_A = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", "."))
+VARIANTS: dict[str, PromptFrame] = {
+    "bare (before issue 16)": BARE,
+    "A: few-shot, preamble on counting and explaining, run guard": _A,
+    "A, examples reordered (the fact last)": replace(_A, examples=_EXPLAIN + _LETTERS + _FACT),
+    "A + a memory example first": replace(_A, examples=_MEMORY + _A.examples),
+    "A + a memory and a number-fact example": replace(
+        _A, examples=_MEMORY + _FACT + _NUMBER_FACT + _LETTERS + _EXPLAIN
+    ),
+    "A without the agent instruction": replace(_A, with_instruction=False),
+    "A + a sentence on remembering": replace(
+        _A,
+        preamble=_A.preamble
+        + " When the person says something about themselves, it acknowledges it briefly and remembers it.",
+    ),
+    'A + "and stops there" after counting (default)': FEW_SHOT,
+    "default, guard on 6-token runs": replace(FEW_SHOT, no_repeat_run=6),
+    "default, letters example from the start (A, B, C, D)": replace(
+        FEW_SHOT,
+        examples=(
+            *_FACT,
+            ("user", "List the first four letters of the alphabet."),
+            ("model", "A, B, C, D."),
+            *_EXPLAIN,
+        ),
+    ),
+    "default, a science fact example instead of Shakespeare": replace(
+        FEW_SHOT, examples=(*_BOILING, *_LETTERS, *_EXPLAIN)
+    ),
+    "default + a second fact example last (Brazil)": replace(FEW_SHOT, examples=(*FEW_SHOT.examples, *_BRAZIL)),
+}
+
+
+async def _evaluate(frame: PromptFrame, names: list[str], temperature: float) -> list[CaseResult]:
+    model = create_local_gemma().model_copy(update={"frame": frame})
+    agent = build_agent(model, temperature=temperature, max_output_tokens=MAX_OUTPUT_TOKENS)
+    return await run_cases(Assistant(agent, create_session_service(None)), select(CASES, names))
+
+
+def _settings(frame: PromptFrame, cases: int) -> dict[str, str]:
+    described = create_local_gemma().model_copy(update={"frame": frame}).describe_frame()
+    return {"temperature": "0", "max output tokens": str(MAX_OUTPUT_TOKENS), "cases": str(cases)} | described
+
+
+def main(argv: list[str]) -> int:
+    chosen, names = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    unknown = [name for name in chosen if name not in VARIANTS]
+    if unknown:
+        print(f"error: unknown variant(s) {unknown}; choose from {list(VARIANTS)}", file=sys.stderr)
+        return 2
+    header = ["variant", "pass rate", *CATEGORIES, "hygiene failures"]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for variant in chosen or list(VARIANTS):
+        results = asyncio.run(_evaluate(VARIANTS[variant], names, 0.0))
+        if VARIANTS[variant] is BARE and not names:
+            settings = _settings(BARE, len(results))
+            write_section(DOCS, "baseline", render_run("Baseline: the prompt before issue 16", settings, results))
+        per_category = []
+        for category in CATEGORIES:
+            group = [r for r in results if r.case.category == category]
+            per_category.append(f"{sum(r.passed for r in group)}/{len(group)}" if group else "—")
+        hygiene = sum(bool(r.hygiene) for r in results)
+        rate = f"{sum(r.passed for r in results)}/{len(results)} ({pass_rate(results):.0%})"
+        rows.append(f"| {variant} | {rate} | {' | '.join(per_category)} | {hygiene} |")
+        print(rows[-1], flush=True)
+    if chosen or names:  # a partial comparison is for the terminal; the page keeps the full one
+        return 0
+    write_section(DOCS, "experiments-table", "\n".join(rows))  # the narrative around it is written by hand
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

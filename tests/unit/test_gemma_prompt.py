@@ -1,0 +1,72 @@
+"""How a conversation becomes text for the base Gemma model, and the answer's repetition guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streaming_core.backends.gemma_prompt import BARE, DEFAULT_FRAME, PromptFrame, render_chat
+from streaming_core.backends.repetition import NoRepeatRun
+
+TURNS = [("user", "What is the capital of France?"), ("model", "Paris."), ("user", "And of Italy?")]
+
+
+def test_bare_frame_renders_the_transcript_used_before_issue_16() -> None:
+    prompt = BARE.render("Answer briefly.", TURNS)
+
+    assert prompt == (
+        "You are a helpful assistant.\n\nAnswer briefly.\n\nQ: What is the capital of France?\nA: Paris."
+        "\n\nQ: And of Italy?\nA:"
+    )
+
+
+def test_frame_puts_examples_before_the_conversation_and_ends_on_the_answer_marker() -> None:
+    frame = PromptFrame(name="t", preamble="Preamble.", examples=(("user", "Q1"), ("model", "A1")))
+
+    prompt = frame.render("", TURNS[:1])
+
+    assert prompt == "Preamble.\n\nQ: Q1\nA: A1\n\nQ: What is the capital of France?\nA:"
+
+
+def test_frame_leaves_out_the_instruction_when_told_and_uses_its_own_markers() -> None:
+    frame = PromptFrame(name="t", preamble="P.", with_instruction=False, user="User:", model="Assistant:")
+
+    assert frame.render("Be terse.", TURNS[:1]) == "P.\n\nUser: What is the capital of France?\nAssistant:"
+
+
+def test_default_frame_stops_at_a_new_question_or_answer_and_its_examples_alternate() -> None:
+    assert {"\nQ:", "\nA:"} <= set(DEFAULT_FRAME.stops)
+    roles = [role for role, _ in DEFAULT_FRAME.examples]
+    assert roles == ["user", "model"] * (len(roles) // 2) and roles
+
+
+def test_chat_rendering_opens_the_first_user_turn_with_the_instruction() -> None:
+    assert render_chat("Be terse.", TURNS[:1]) == (
+        "<start_of_turn>user\nBe terse.\n\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n"
+    )
+
+
+def scores() -> np.ndarray:
+    return np.zeros(10, dtype=np.single)
+
+
+def test_no_repeat_run_forbids_the_token_that_would_repeat_a_run_of_the_answer() -> None:
+    guard = NoRepeatRun(prompt_tokens=2, size=3)
+    # prompt 9 9 | answer 1 2 3 1 2: writing 3 now would repeat the run "1 2 3"
+    result = guard(np.array([9, 9, 1, 2, 3, 1, 2], dtype=np.intc), scores())
+
+    assert result[3] == -np.inf
+    assert np.isfinite(np.delete(result, 3)).all()
+
+
+def test_no_repeat_run_ignores_the_prompt_and_new_runs() -> None:
+    guard = NoRepeatRun(prompt_tokens=3, size=3)
+
+    # "1 2 3" occurs in the prompt only; a count never repeats a run.
+    assert np.isfinite(guard(np.array([1, 2, 3, 1, 2], dtype=np.intc), scores())).all()
+    assert np.isfinite(guard(np.array([0, 0, 0, 1, 2, 3, 4, 5], dtype=np.intc), scores())).all()
+
+
+def test_no_repeat_run_needs_runs_of_at_least_two_tokens() -> None:
+    with pytest.raises(ValueError, match="size"):
+        NoRepeatRun(prompt_tokens=0, size=1)
