@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 # A list item's marker followed by its content; an item continues a list across blank lines.
 _MARKER = re.compile(r"(?:[-+*]|\d{1,9}[.)])[ \t]")
@@ -46,7 +47,7 @@ def split_blocks(text: str) -> BlockSplit:
     splitter = BlockSplitter()
     splitter.feed(text)
     ends = (0, *splitter.boundaries)
-    blocks = tuple(text[start:end] for start, end in zip(ends, ends[1:], strict=False))
+    blocks = tuple(text[start:end] for start, end in pairwise(ends))
     return BlockSplit(blocks, text[ends[-1] :])
 
 
@@ -151,9 +152,7 @@ class BlockSplitter:
 
 
 def _stops_splitting(line: str) -> bool:
-    return (
-        line.count("]") != len(_PLAIN_LINK.findall(line)) or "$$" in line or _HTML_START.match(line) is not None
-    )
+    return line.count("]") != len(_PLAIN_LINK.findall(line)) or "$$" in line or _HTML_START.match(line) is not None
 
 
 def _indent(line: str) -> int:
