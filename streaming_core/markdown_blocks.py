@@ -54,6 +54,14 @@ def split_blocks(text: str) -> BlockSplit:
 class BlockSplitter:
     """Incremental `split_blocks`: feed text as it arrives; only new lines are scanned."""
 
+    # The current block's state, from its complete lines.
+    _fence: _Fence | None  # an open fenced code block
+    _list: bool  # it has list items: a blank line and a marker continues the list
+    _content: bool  # a non-blank line so far
+    _after_blank: bool  # the last line was blank: the next may start a new block
+    _flush_line: bool  # a line at column 0 (st.markdown dedents a body that has none)
+    _clean_end: bool  # its last line does not end in whitespace that st.markdown would strip
+
     def __init__(self) -> None:
         self.text = ""
         self.boundaries: list[int] = []  # where each finished block ends
@@ -91,11 +99,11 @@ class BlockSplitter:
             self._line = newline + 1
 
     def _new_block(self) -> None:
-        self._fence: _Fence | None = None
+        self._fence = None
         self._list = False
         self._content = False
         self._after_blank = False
-        self._flush_line = False  # a line at column 0: true from its first line for every block but the first
+        self._flush_line = False
         self._clean_end = True
 
     def _undecided(self) -> bool:

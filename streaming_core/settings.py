@@ -12,6 +12,9 @@ from typing import TypeVar
 from streaming_core.errors import ConfigurationError
 
 BACKEND_NAMES = ("auto", "gemini", "local", "scripted")
+# How a page streams text: finished markdown blocks once each and only the live tail resent
+# (streaming_core/markdown_blocks.py), or the whole text on every update (kept for the benchmark).
+STREAM_RENDERINGS = ("blocks", "whole")
 GEMINI_KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")
 # LlmAgent.DEFAULT_MODEL in google-adk 2.13.
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"
@@ -33,6 +36,7 @@ class Settings:
     # text on every update, so 0 (every chunk, kept for comparison) costs several times the bytes;
     # see "Streamlit websocket cost" in docs/benchmarks.md.
     stream_update_interval_s: float = 0.05
+    stream_rendering: str = "blocks"  # one of STREAM_RENDERINGS
     # A page's answer ends with a timeout notice after this long even if nobody presses Stop
     # (the API has its own, API_TURN_TIMEOUT_SECONDS).
     turn_timeout_s: float = 120.0
@@ -40,7 +44,7 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, LOCAL_MODEL_DIR, the input and sampling
-    limits, STREAM_UPDATE_INTERVAL_S and TURN_TIMEOUT_SECONDS."""
+    limits, STREAM_UPDATE_INTERVAL_S, STREAM_RENDERING and TURN_TIMEOUT_SECONDS."""
     env = os.environ if env is None else env
     backend = env.get("STREAMING_BACKEND", "auto").strip().lower() or "auto"
     if backend not in BACKEND_NAMES:
@@ -48,6 +52,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"STREAMING_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKEND_NAMES)}."
         )
     defaults = Settings()
+    rendering = env.get("STREAM_RENDERING", "").strip().lower() or defaults.stream_rendering
+    if rendering not in STREAM_RENDERINGS:
+        raise ConfigurationError(
+            f"STREAM_RENDERING={rendering!r} is not a rendering; use one of {', '.join(STREAM_RENDERINGS)}."
+        )
     return Settings(
         backend=backend,
         gemini_model=env.get("GEMINI_MODEL", "").strip() or DEFAULT_GEMINI_MODEL,
@@ -60,6 +69,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stream_update_interval_s=env_number(
             env, "STREAM_UPDATE_INTERVAL_S", defaults.stream_update_interval_s, float, 0.0, 5.0
         ),
+        stream_rendering=rendering,
         turn_timeout_s=env_number(env, "TURN_TIMEOUT_SECONDS", defaults.turn_timeout_s, float, 1.0, 3600.0),
     )
 

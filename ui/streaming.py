@@ -1,4 +1,5 @@
-"""The core's sync stream on a page: coalesced into st.write_stream, interruptible, always closed.
+"""The core's sync stream on a page: coalesced into st.write_stream, one markdown element per
+finished block, interruptible, always closed.
 
 Streamlit delivers Stop and reruns only inside Streamlit calls. `st.write_stream` skips empty
 pieces without any such call, so a heartbeat (the model is silent) touches session state
@@ -21,6 +22,7 @@ from streaming_core.assistant import DEFAULT_USER
 from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
 from streaming_core.errors import StreamingCoreError
 from streaming_core.events import Done, Heartbeat, Queued, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.markdown_blocks import BlockSplitter
 from streaming_core.patterns import Aggregation, Progress, aggregate, coalesce_text, track_progress
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import load_settings
@@ -102,10 +104,14 @@ def stream_answer(
             segment = _Segment(source, split_on_tools=on_tool is not None)
             texts = coalesce_text(segment, handle, min_interval=settings.stream_update_interval_s)
             pieces = _pieces(texts, outcome, queue_notice)
+            stream: Generator[str | Callable[[], None], None, None] = pieces
+            if settings.stream_rendering == "blocks":
+                stream = _blocks(pieces)
             try:
-                st.write_stream(pieces)
-            finally:
-                pieces.close()  # write_stream never closes it, e.g. when Stop hits its own call
+                st.write_stream(stream)
+            finally:  # write_stream never closes them, e.g. when Stop hits its own call
+                stream.close()
+                pieces.close()  # also when Stop came before write_stream started `stream`
             if segment.tool_event is None or on_tool is None:
                 break
             handle(segment.tool_event)
@@ -190,6 +196,33 @@ def _pieces(texts: Iterator[str], outcome: StreamOutcome, queue_notice: DeltaGen
                 check_for_stop()
     finally:
         _close(texts)
+
+
+def _blocks(pieces: Iterator[str]) -> Generator[str | Callable[[], None], None, None]:
+    """The text for one st.write_stream call, as one markdown element per finished block.
+
+    write_stream redraws its element with all the text it got on every piece. Between two blocks
+    this yields a callable: write_stream then renders the element one last time, calls it (a check
+    for Stop) and starts a new element for the text after it. So a finished block is never sent
+    again and each update carries only the block still being written (issue 13).
+    """
+    splitter = BlockSplitter()
+    shown = ended = 0  # characters handed to write_stream; blocks ended
+    for piece in pieces:
+        splitter.feed(piece)
+        for end in splitter.boundaries[ended:]:
+            if end > shown:
+                yield splitter.text[shown:end]
+                shown = end
+            yield check_for_stop
+        ended = len(splitter.boundaries)
+        if splitter.settled > shown:
+            yield splitter.text[shown : splitter.settled]
+            shown = splitter.settled
+        else:  # held back until more text tells where the block ends; write_stream gets no call
+            check_for_stop()
+    if len(splitter.text) > shown:
+        yield splitter.text[shown:]
 
 
 def _observed(events: Events, outcome: StreamOutcome) -> Iterator[StreamEvent | Heartbeat]:
