@@ -58,7 +58,7 @@ def test_unknown_backend_lists_the_valid_names() -> None:
 
 
 def test_unknown_stream_rendering_lists_the_valid_ones() -> None:
-    with pytest.raises(ConfigurationError, match="STREAM_RENDERING='lines'.*blocks, whole"):
+    with pytest.raises(ConfigurationError, match=r"STREAM_RENDERING='lines'.*blocks, whole"):
         load_settings({"STREAM_RENDERING": "lines"})
 
 
