@@ -1,8 +1,8 @@
 """`python -m bench [section ...]`: runs the benchmarks and writes docs/benchmarks.md.
 
 Sizes come from environment variables (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS,
-BENCH_REPEATS, BENCH_WS_SIZES_KB, BENCH_BROWSER_SAMPLES) so a quick run fits a busy machine; the
-defaults take about 8 minutes on 2 cores. Naming sections reruns only those: the page keeps the
+BENCH_REPEATS, BENCH_WS_SIZES_KB, BENCH_WS_REPEATS, BENCH_BROWSER_SAMPLES) so a quick run fits a
+busy machine; the defaults take about 8 minutes on 2 cores. Naming sections reruns only those: the page keeps the
 others' last results.
 """
 
@@ -40,7 +40,9 @@ def _sections() -> dict[str, Callable[[], Section]]:
         "local": lambda: measure_local_model(repeats=max(5, repeats)),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000)),
-        "websocket": lambda: measure_websocket_cost(os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS),
+        "websocket": lambda: measure_websocket_cost(
+            os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS, _env_int("BENCH_WS_REPEATS", 3)
+        ),
         "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
         "browser_stop": lambda: measure_browser_stop_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
     }

@@ -199,23 +199,24 @@ def _pieces(texts: Iterator[str], outcome: StreamOutcome, queue_notice: DeltaGen
 
 
 def _blocks(pieces: Iterator[str]) -> Generator[str | Callable[[], None], None, None]:
-    """The text for one st.write_stream call, as one markdown element per finished block.
+    """The text for one st.write_stream call, as markdown elements that end with finished blocks.
 
-    write_stream redraws its element with all the text it got on every piece. Between two blocks
-    this yields a callable: write_stream then renders the element one last time, calls it (a check
-    for Stop) and starts a new element for the text after it. So a finished block is never sent
-    again and each update carries only the block still being written (issue 13).
+    write_stream redraws its element with all the text it got on every piece. After the last
+    block a piece finished, this yields a callable: write_stream then renders the element one last
+    time, calls it (a check for Stop) and starts a new element for the text after it. So finished
+    blocks are never sent again and each update carries only the block still being written
+    (issue 13). Blocks finished by the same piece share an element: one message, not one each.
     """
     splitter = BlockSplitter()
-    shown = ended = 0  # characters handed to write_stream; blocks ended
+    shown = ended = 0  # characters handed to write_stream; where the last element ended
     for piece in pieces:
         splitter.feed(piece)
-        for end in splitter.boundaries[ended:]:
-            if end > shown:
-                yield splitter.text[shown:end]
-                shown = end
+        if splitter.boundaries and splitter.boundaries[-1] > ended:
+            ended = splitter.boundaries[-1]
+            if ended > shown:
+                yield splitter.text[shown:ended]
+                shown = ended
             yield check_for_stop
-        ended = len(splitter.boundaries)
         if splitter.settled > shown:
             yield splitter.text[shown : splitter.settled]
             shown = splitter.settled

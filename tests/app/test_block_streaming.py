@@ -1,32 +1,41 @@
-"""Pages stream an answer as one markdown element per finished block (issue 13), or as one element
-with STREAM_RENDERING=whole; either way the elements hold the whole answer, in order."""
+"""Pages stream an answer as markdown elements that end at finished blocks (issue 13), or as one
+element with STREAM_RENDERING=whole; either way the elements hold the whole answer, in order."""
 
 from __future__ import annotations
 
-import pytest
+from itertools import accumulate, pairwise
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streaming_core.markdown_blocks import split_blocks
 from tests.app.apptest import Page
 from ui.context import scripted_text
+from ui.streaming import _blocks
 
 QUESTION = "Explain blocks"
 
 
-def _answer_elements(page: Page, count: int) -> list[str]:
+def _answer_elements(page: Page, answer: str) -> list[str]:
+    """The markdown elements from the answer's first on, as many as hold its length."""
     values = [element.value for element in page.at.markdown]
-    start = values.index(f"You asked: {QUESTION}")
-    return values[start : start + count]
+    elements = values[next(i for i, value in enumerate(values) if value.startswith(f"You asked: {QUESTION}")) :]
+    count = next(n for n in range(1, len(elements) + 1) if len("\n\n".join(elements[:n])) >= len(answer))
+    return elements[:count]
 
 
 @pytest.mark.parametrize("path", ["pages/4_progress.py", "pages/6_timeout.py"])
-def test_each_finished_paragraph_is_its_own_markdown_element(path: str) -> None:
+def test_finished_paragraphs_leave_the_live_element(path: str) -> None:
     page = Page(path)
     page.sidebar_number("scripted_paragraphs", 3)
 
     page.submit(QUESTION)
 
-    expected = scripted_text(3).replace("{message}", QUESTION).split("\n\n")  # the echo is a paragraph too
+    answer = scripted_text(3).replace("{message}", QUESTION)
+    elements = _answer_elements(page, answer)
     assert not page.at.exception
-    assert _answer_elements(page, len(expected)) == expected
+    assert len(elements) >= 2 and "\n\n".join(elements) == answer  # the last paragraph streams alone
 
 
 def test_whole_rendering_keeps_the_answer_in_one_element(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,3 +46,23 @@ def test_whole_rendering_keeps_the_answer_in_one_element(monkeypatch: pytest.Mon
     page.submit(QUESTION)
 
     assert page.markdown_containing("Paragraph 3.") == [scripted_text(3).replace("{message}", QUESTION)]
+
+
+LINES = ["Para", "- item", "-", "", "", "```", "code", "  - nested", "| a |", "x"]
+
+
+@given(st.lists(st.sampled_from(LINES), max_size=20).map("\n".join), st.data())
+def test_each_element_written_ends_at_a_block_boundary(text: str, data: st.DataObject) -> None:
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text) - 1)))))
+    pieces = [text[a:b] for a, b in pairwise([0, *cuts, len(text)]) if text[a:b]]
+
+    elements = [""]
+    for item in _blocks(iter(pieces)):
+        if callable(item):
+            elements.append("")
+        else:
+            elements[-1] += item
+
+    assert "".join(elements) == text
+    ends = list(accumulate(len(element) for element in elements[:-1]))
+    assert set(ends) <= set(accumulate(len(block) for block in split_blocks(text).blocks))
