@@ -42,7 +42,7 @@ MODES = (BEFORE, Mode("blocks, 0.05 s", "blocks", 0.05), Mode("blocks, 0.033 s",
 DEFAULT = MODES[1]  # the shipped settings (streaming_core/settings.py)
 SLOWER = 2  # the "same answer streamed twice as slowly" rows
 
-# Long main-thread tasks (>= 50 ms, Chromium's Long Tasks API) and each change of the answer's
+# Long main-thread tasks (>= 50 ms, Chromium's Long Tasks API) and each growth of the answer's
 # visible text, on the page's own clock. textContent, not innerText: reading it forces no layout.
 WATCH_PAGE = """(prefix) => {
   window.__longTasks = []; window.__shown = [];
@@ -53,8 +53,8 @@ WATCH_PAGE = """(prefix) => {
     const messages = document.querySelectorAll('[data-testid="stChatMessageContent"]');
     const last = messages[messages.length - 1];
     if (!last || !last.textContent.slice(0, 200).includes(prefix)) return;
-    const length = last.textContent.length, shown = window.__shown;
-    if (!shown.length || shown[shown.length - 1][1] !== length) shown.push([performance.now(), length]);
+    const length = last.textContent.length, shown = window.__shown;  // growth only: not the cursor going
+    if (!shown.length || length > shown[shown.length - 1][1] + 1) shown.push([performance.now(), length]);
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 

@@ -104,14 +104,13 @@ def stream_answer(
             segment = _Segment(source, split_on_tools=on_tool is not None)
             texts = coalesce_text(segment, handle, min_interval=settings.stream_update_interval_s)
             pieces = _pieces(texts, outcome, queue_notice)
-            stream: Generator[str | Callable[[], None], None, None] = pieces
-            if settings.stream_rendering == "blocks":
-                stream = _blocks(pieces)
             try:
-                st.write_stream(stream)
-            finally:  # write_stream never closes them, e.g. when Stop hits its own call
-                stream.close()
-                pieces.close()  # also when Stop came before write_stream started `stream`
+                if settings.stream_rendering == "blocks":
+                    _write_blocks(pieces)
+                else:
+                    st.write_stream(pieces)
+            finally:
+                pieces.close()  # write_stream never closes it, e.g. when Stop hits its own call
             if segment.tool_event is None or on_tool is None:
                 break
             handle(segment.tool_event)
@@ -198,32 +197,63 @@ def _pieces(texts: Iterator[str], outcome: StreamOutcome, queue_notice: DeltaGen
         _close(texts)
 
 
-def _blocks(pieces: Iterator[str]) -> Generator[str | Callable[[], None], None, None]:
-    """The text for one st.write_stream call, as markdown elements that end with finished blocks.
+class _LiveBlocks:
+    """An answer as elements: each live block streamed by its own st.write_stream call, then
+    replaced by the finished blocks, written once with st.markdown (issue 13).
 
-    write_stream redraws its element with all the text it got on every piece. After the last
-    block a piece finished, this yields a callable: write_stream then renders the element one last
-    time, calls it (a check for Stop) and starts a new element for the text after it. So finished
-    blocks are never sent again and each update carries only the block still being written
-    (issue 13). Blocks finished by the same piece share an element: one message, not one each.
+    write_stream resends all the text it got on every update, so it only ever gets the block
+    still being written. Once a piece finishes it (and maybe more blocks), `live` ends and
+    `finish` gives the text up to the last finished block, which replaces the live element: a
+    finished block is sent once in full and never again.
     """
-    splitter = BlockSplitter()
-    shown = ended = 0  # characters handed to write_stream; where the last element ended
-    for piece in pieces:
-        splitter.feed(piece)
-        if splitter.boundaries and splitter.boundaries[-1] > ended:
-            ended = splitter.boundaries[-1]
-            if ended > shown:
-                yield splitter.text[shown:ended]
-                shown = ended
-            yield check_for_stop
-        if splitter.settled > shown:
-            yield splitter.text[shown : splitter.settled]
-            shown = splitter.settled
-        else:  # held back until more text tells where the block ends; write_stream gets no call
-            check_for_stop()
-    if len(splitter.text) > shown:
-        yield splitter.text[shown:]
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self._splitter = BlockSplitter()
+        self._start = self._shown = 0  # where the live block starts; text given to its element
+        self.ended = False
+
+    def live(self) -> Generator[str, None, None]:
+        """The live block's text for one write_stream call, until a block finishes or the stream ends."""
+        splitter = self._splitter
+        while self._finished() <= self._start:
+            if splitter.settled > self._shown:  # not past a line that may still start a new block
+                yield splitter.text[self._shown : splitter.settled]
+                self._shown = splitter.settled
+            else:  # held back: write_stream gets no call, so let Stop in here
+                check_for_stop()
+            piece = next(self._pieces, None)
+            if piece is None:
+                self.ended = True
+                if len(splitter.text) > self._shown:
+                    yield splitter.text[self._shown :]
+                return
+            splitter.feed(piece)
+
+    def finish(self) -> str | None:
+        """The finished blocks that replace the live element, if `live` ended on them."""
+        finished = self._finished()
+        if finished <= self._start:
+            return None
+        blocks = self._splitter.text[self._start : finished]
+        self._start = self._shown = finished
+        return blocks
+
+    def _finished(self) -> int:
+        return self._splitter.boundaries[-1] if self._splitter.boundaries else 0
+
+
+def _write_blocks(pieces: Iterator[str]) -> None:
+    blocks = _LiveBlocks(pieces)
+    while not blocks.ended:
+        slot = st.empty()
+        live = blocks.live()
+        try:
+            slot.write_stream(live)
+        finally:
+            live.close()
+        if (finished := blocks.finish()) is not None:
+            slot.markdown(finished)  # replaces what write_stream showed, usually in the same message
 
 
 def _observed(events: Events, outcome: StreamOutcome) -> Iterator[StreamEvent | Heartbeat]:

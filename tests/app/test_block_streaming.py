@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streaming_core.markdown_blocks import split_blocks
 from tests.app.apptest import Page
 from ui.context import scripted_text
-from ui.streaming import _blocks
+from ui.streaming import _LiveBlocks
 
 QUESTION = "Explain blocks"
 
@@ -52,17 +52,17 @@ LINES = ["Para", "- item", "-", "", "", "```", "code", "  - nested", "| a |", "x
 
 
 @given(st.lists(st.sampled_from(LINES), max_size=20).map("\n".join), st.data())
-def test_each_element_written_ends_at_a_block_boundary(text: str, data: st.DataObject) -> None:
+def test_live_elements_are_replaced_by_whole_finished_blocks(text: str, data: st.DataObject) -> None:
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text) - 1)))))
-    pieces = [text[a:b] for a, b in pairwise([0, *cuts, len(text)]) if text[a:b]]
+    blocks = _LiveBlocks(iter([text[a:b] for a, b in pairwise([0, *cuts, len(text)]) if text[a:b]]))
 
-    elements = [""]
-    for item in _blocks(iter(pieces)):
-        if callable(item):
-            elements.append("")
-        else:
-            elements[-1] += item
+    elements = []
+    while not blocks.ended:
+        shown = "".join(blocks.live())
+        finished = blocks.finish()
+        assert finished is None or finished.startswith(shown)  # no text jumps to the next element
+        elements.append(shown if finished is None else finished)
 
     assert "".join(elements) == text
-    ends = list(accumulate(len(element) for element in elements[:-1]))
-    assert set(ends) <= set(accumulate(len(block) for block in split_blocks(text).blocks))
+    ends = set(accumulate(len(element) for element in elements[:-1]))
+    assert ends <= set(accumulate(len(block) for block in split_blocks(text).blocks))
