@@ -1,5 +1,5 @@
-"""The core's sync stream on a page: coalesced into st.write_stream, one markdown element per
-finished block, interruptible, always closed.
+"""The core's sync stream on a page: coalesced into st.write_stream, finished markdown blocks
+written once and only the live block resent, interruptible, always closed.
 
 Streamlit delivers Stop and reruns only inside Streamlit calls. `st.write_stream` skips empty
 pieces without any such call, so a heartbeat (the model is silent) touches session state
@@ -79,7 +79,8 @@ def stream_answer(
     on_tool: Callable[[ToolEvent], None] | None = None,
 ) -> StreamOutcome:
     """Streams one turn into the page with st.write_stream, at most one update per
-    STREAM_UPDATE_INTERVAL_S (default 0.05 s: ~20 a second).
+    STREAM_UPDATE_INTERVAL_S (default 0.05 s: ~20 a second); with STREAM_RENDERING=blocks (the
+    default) each update carries only the markdown block still being written.
 
     `through` wraps the event stream with a pattern (track_progress, fan_out); `on_tool`
     renders tool events between text segments, in the order they happened.
