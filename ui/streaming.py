@@ -198,14 +198,19 @@ def _pieces(texts: Iterator[str], outcome: StreamOutcome, queue_notice: DeltaGen
         _close(texts)
 
 
+class _BlockFinished(Exception):
+    """Ends a live block's write_stream call without its final render: the finished blocks replace
+    its element instead, so they are sent once (write_stream would first resend the live text)."""
+
+
 class _LiveBlocks:
     """An answer as elements: each live block streamed by its own st.write_stream call, then
     replaced by the finished blocks, written once with st.markdown (issue 13).
 
     write_stream resends all the text it got on every update, so it only ever gets the block
-    still being written. Once a piece finishes it (and maybe more blocks), `live` ends and
-    `finish` gives the text up to the last finished block, which replaces the live element: a
-    finished block is sent once in full and never again.
+    still being written. Once a piece finishes that block (and maybe more), `live` raises
+    _BlockFinished and `finish` gives the text up to the last finished block, which replaces the
+    live element: a finished block is sent once in full and never again.
     """
 
     def __init__(self, pieces: Iterator[str]) -> None:
@@ -215,9 +220,12 @@ class _LiveBlocks:
         self.ended = False
 
     def live(self) -> Generator[str, None, None]:
-        """The live block's text for one write_stream call, until a block finishes or the stream ends."""
+        """The live block's text for one write_stream call, until the stream ends; raises
+        _BlockFinished when a piece finishes the block."""
         splitter = self._splitter
-        while self._finished() <= self._start:
+        while True:
+            if self._finished() > self._start:
+                raise _BlockFinished
             if splitter.settled > self._shown:  # not past a line that may still start a new block
                 yield splitter.text[self._shown : splitter.settled]
                 self._shown = splitter.settled
@@ -231,11 +239,9 @@ class _LiveBlocks:
                 return
             splitter.feed(piece)
 
-    def finish(self) -> str | None:
-        """The finished blocks that replace the live element, if `live` ended on them."""
+    def finish(self) -> str:
+        """The finished blocks that replace the live element after _BlockFinished."""
         finished = self._finished()
-        if finished <= self._start:
-            return None
         blocks = self._splitter.text[self._start : finished]
         self._start = self._shown = finished
         return blocks
@@ -251,10 +257,10 @@ def _write_blocks(pieces: Iterator[str]) -> None:
         live = blocks.live()
         try:
             slot.write_stream(live)
+        except _BlockFinished:
+            slot.markdown(blocks.finish())
         finally:
             live.close()
-        if (finished := blocks.finish()) is not None:
-            slot.markdown(finished)  # replaces what write_stream showed, usually in the same message
 
 
 def _observed(events: Events, outcome: StreamOutcome) -> Iterator[StreamEvent | Heartbeat]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streaming_core.markdown_blocks import split_blocks
 from tests.app.apptest import Page
 from ui.context import scripted_text
-from ui.streaming import _LiveBlocks
+from ui.streaming import _BlockFinished, _LiveBlocks
 
 QUESTION = "Explain blocks"
 
@@ -58,10 +58,13 @@ def test_live_elements_are_replaced_by_whole_finished_blocks(text: str, data: st
 
     elements = []
     while not blocks.ended:
-        shown = "".join(blocks.live())
-        finished = blocks.finish()
-        assert finished is None or finished.startswith(shown)  # no text jumps to the next element
-        elements.append(shown if finished is None else finished)
+        shown: list[str] = []
+        try:
+            shown.extend(blocks.live())
+            elements.append("".join(shown))
+        except _BlockFinished:
+            elements.append(blocks.finish())
+            assert elements[-1].startswith("".join(shown))  # no text jumps to the next element
 
     assert "".join(elements) == text
     ends = set(accumulate(len(element) for element in elements[:-1]))
