@@ -22,20 +22,15 @@ from streaming_core.assistant import DEFAULT_USER
 from streaming_core.backends.scripted import ScriptedLlm, ScriptLog
 from streaming_core.errors import StreamingCoreError
 from streaming_core.events import Done, Heartbeat, Queued, StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
-from streaming_core.markdown_blocks import BlockSplitter
 from streaming_core.patterns import Aggregation, Progress, aggregate, coalesce_text, track_progress
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import load_settings
 from streaming_core.sync_api import call_assistant, stream_turn_sync
+from ui.blocks import write_blocks
+from ui.stop import check_for_stop
 
 Events: TypeAlias = Iterable[StreamEvent | Heartbeat]
 ToolEvent: TypeAlias = ToolCall | ToolResult
-_STOP_PROBE_KEY = "_stream_heartbeat"
-
-
-def check_for_stop() -> None:
-    """Lets Streamlit raise Stop or Rerun here; reading session state sends nothing."""
-    st.session_state.get(_STOP_PROBE_KEY)
 
 
 @dataclass
@@ -107,7 +102,7 @@ def stream_answer(
             pieces = _pieces(texts, outcome, queue_notice)
             try:
                 if settings.stream_rendering == "blocks":
-                    _write_blocks(pieces)
+                    write_blocks(pieces)
                 else:
                     st.write_stream(pieces)
             finally:
@@ -196,71 +191,6 @@ def _pieces(texts: Iterator[str], outcome: StreamOutcome, queue_notice: DeltaGen
                 check_for_stop()
     finally:
         _close(texts)
-
-
-class _BlockFinished(Exception):
-    """Ends a live block's write_stream call without its final render: the finished blocks replace
-    its element instead, so they are sent once (write_stream would first resend the live text)."""
-
-
-class _LiveBlocks:
-    """An answer as elements: each live block streamed by its own st.write_stream call, then
-    replaced by the finished blocks, written once with st.markdown (issue 13).
-
-    write_stream resends all the text it got on every update, so it only ever gets the block
-    still being written. Once a piece finishes that block (and maybe more), `live` raises
-    _BlockFinished and `finish` gives the text up to the last finished block, which replaces the
-    live element: a finished block is sent once in full and never again.
-    """
-
-    def __init__(self, pieces: Iterator[str]) -> None:
-        self._pieces = pieces
-        self._splitter = BlockSplitter()
-        self._start = self._shown = 0  # where the live block starts; text given to its element
-        self.ended = False
-
-    def live(self) -> Generator[str, None, None]:
-        """The live block's text for one write_stream call, until the stream ends; raises
-        _BlockFinished when a piece finishes the block."""
-        splitter = self._splitter
-        while True:
-            if self._finished() > self._start:
-                raise _BlockFinished
-            if splitter.settled > self._shown:  # not past a line that may still start a new block
-                yield splitter.text[self._shown : splitter.settled]
-                self._shown = splitter.settled
-            else:  # held back: write_stream gets no call, so let Stop in here
-                check_for_stop()
-            piece = next(self._pieces, None)
-            if piece is None:
-                self.ended = True
-                if len(splitter.text) > self._shown:
-                    yield splitter.text[self._shown :]
-                return
-            splitter.feed(piece)
-
-    def finish(self) -> str:
-        """The finished blocks that replace the live element after _BlockFinished."""
-        finished = self._finished()
-        blocks = self._splitter.text[self._start : finished]
-        self._start = self._shown = finished
-        return blocks
-
-    def _finished(self) -> int:
-        return self._splitter.boundaries[-1] if self._splitter.boundaries else 0
-
-
-def _write_blocks(pieces: Iterator[str]) -> None:
-    blocks = _LiveBlocks(pieces)
-    while not blocks.ended:
-        slot = st.empty()
-        live = blocks.live()
-        try:
-            slot.write_stream(live)
-        except _BlockFinished:
-            slot.markdown(blocks.finish())
-        finally:
-            live.close()
 
 
 def _observed(events: Events, outcome: StreamOutcome) -> Iterator[StreamEvent | Heartbeat]:

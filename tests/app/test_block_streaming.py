@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from streaming_core.markdown_blocks import split_blocks
 from tests.app.apptest import Page
+from ui.blocks import LiveBlocks, BlockFinished
 from ui.context import scripted_text
-from ui.streaming import _BlockFinished, _LiveBlocks
 
 QUESTION = "Explain blocks"
 
@@ -54,7 +54,7 @@ LINES = ["Para", "- item", "-", "", "", "```", "code", "  - nested", "| a |", "x
 @given(st.lists(st.sampled_from(LINES), max_size=20).map("\n".join), st.data())
 def test_live_elements_are_replaced_by_whole_finished_blocks(text: str, data: st.DataObject) -> None:
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text) - 1)))))
-    blocks = _LiveBlocks(iter([text[a:b] for a, b in pairwise([0, *cuts, len(text)]) if text[a:b]]))
+    blocks = LiveBlocks(iter([text[a:b] for a, b in pairwise([0, *cuts, len(text)]) if text[a:b]]))
 
     elements = []
     while not blocks.ended:
@@ -62,7 +62,7 @@ def test_live_elements_are_replaced_by_whole_finished_blocks(text: str, data: st
         try:
             shown.extend(blocks.live())
             elements.append("".join(shown))
-        except _BlockFinished:
+        except BlockFinished:
             elements.append(blocks.finish())
             assert elements[-1].startswith("".join(shown))  # no text jumps to the next element
 
