@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from streaming_core.markdown_blocks import split_blocks
 from tests.app.apptest import Page
-from ui.blocks import LiveBlocks, BlockFinished
+from ui.blocks import BlockFinished, LiveBlocks
 from ui.context import scripted_text
 
 QUESTION = "Explain blocks"
