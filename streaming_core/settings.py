@@ -33,11 +33,11 @@ class Settings:
     temperature: float = 0.7
     max_output_tokens: int = 512
     # Least seconds between page updates while an answer streams. With tail-only updates (blocks)
-    # an update costs a few hundred bytes, so 30 a second (0.033) costs ~20x fewer bytes than 20 a
-    # second did with the whole text, but 6-18% more than 20 a second tail-only, which already shows
-    # ~24 visible changes a second (a finished block and the live one land separately) with update
-    # gaps around 0.1 s: the faster rate buys little smoothness for its bytes, so 0.05 stays. See
-    # "Streamlit websocket cost" in docs/benchmarks.md.
+    # 30 a second (0.033) costs ~15x fewer bytes than 20 a second did with the whole text, and only
+    # 0-7% more than 20 a second tail-only; but 20 a second tail-only already shows ~30 visible
+    # changes a second (a finished block and the live one land separately) with gaps under 0.1 s,
+    # and a 10 KB answer's turn sits right at its 0.1 MB target, so 0.05 stays. See "Streamlit
+    # websocket cost" in docs/benchmarks.md.
     stream_update_interval_s: float = 0.05
     stream_rendering: str = "blocks"  # one of STREAM_RENDERINGS
     # A page's answer ends with a timeout notice after this long even if nobody presses Stop
