@@ -4,7 +4,7 @@
 repetitions (BENCH_REPEATS, default 9) in the sections that repeat until stable (layers, local
 model); memory repeats a third as often (at least 3), as neighbours do not move its figures. Sizes
 come from environment variables (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS,
-BENCH_WS_SIZES_KB, BENCH_BROWSER_SAMPLES) so a quick run fits a busy machine; the defaults take
+BENCH_WS_SIZES_KB, BENCH_WS_REPEATS, BENCH_BROWSER_SAMPLES) so a quick run fits a busy machine; the defaults take
 about 12 minutes on 2 cores. Naming sections reruns only those: the page keeps the others' last
 results. Each section records the machine's load around it and is marked busy when other
 processes took a share of the CPU meanwhile (bench/context.py).
@@ -55,7 +55,9 @@ def _sections() -> dict[str, Callable[[], Section]]:
         "local_prompt": lambda: measure_local_prompt(),
         "stop": lambda: measure_stop_latency(),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000), max(3, repeats // 3)),
-        "websocket": lambda: measure_websocket_cost(os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS),
+        "websocket": lambda: measure_websocket_cost(
+            os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS, _env_int("BENCH_WS_REPEATS", 3)
+        ),
         "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
         "browser_stop": lambda: measure_browser_stop_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
         "scale_out": lambda: measure_scale_out(_env_int("BENCH_SCALE_STREAMS", 100), 12, max(7, repeats)),

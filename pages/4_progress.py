@@ -20,8 +20,9 @@ ui.show_source(
     track_progress,
     coalesce_text,
     adk_note=(
-        "`st.write_stream` resends the whole text so far on every piece, so streaming 2,000 tiny chunks "
-        "of a 10 KB answer would push about 10 MB through the websocket. The page coalesces chunks to at "
-        "most about twenty updates a second, and the live widgets here redraw at most five times a second."
+        "`st.write_stream` resends all the text it has on every piece, so streaming 2,000 tiny chunks of a "
+        "10 KB answer into one call would push about 10 MB through the websocket. The page writes each "
+        "finished markdown block once and streams only the block still being written, coalesced to a few "
+        "dozen updates a second; the live widgets here redraw at most five times a second."
     ),
 )

@@ -12,6 +12,9 @@ from typing import TypeVar
 from streaming_core.backends import AUTO, BACKEND_CHOICES, gemini_credentials
 from streaming_core.errors import ConfigurationError
 
+# How a page streams text: finished markdown blocks once each and only the live tail resent
+# (streaming_core/markdown_blocks.py), or the whole text on every update (kept for the benchmark).
+STREAM_RENDERINGS = ("blocks", "whole")
 # LlmAgent.DEFAULT_MODEL in google-adk 2.13.
 DEFAULT_GEMINI_MODEL = "gemini-3.5-flash"
 
@@ -32,10 +35,14 @@ class Settings:
     max_message_chars: int = 8000
     temperature: float = 0.7
     max_output_tokens: int = 512
-    # Least seconds between page updates while an answer streams. st.write_stream resends the whole
-    # text on every update, so 0 (every chunk, kept for comparison) costs several times the bytes;
-    # see "Streamlit websocket cost" in docs/benchmarks.md.
+    # Least seconds between page updates while an answer streams. With tail-only updates (blocks)
+    # 30 a second (0.033) costs ~15x fewer bytes than 20 a second did with the whole text, and only
+    # 0-7% more than 20 a second tail-only; but 20 a second tail-only already shows ~30 visible
+    # changes a second (a finished block and the live one land separately) with gaps under 0.1 s,
+    # and a 10 KB answer's turn sits right at its 0.1 MB target, so 0.05 stays. See "Streamlit
+    # websocket cost" in docs/benchmarks.md.
     stream_update_interval_s: float = 0.05
+    stream_rendering: str = "blocks"  # one of STREAM_RENDERINGS
     # A page's answer ends with a timeout notice after this long even if nobody presses Stop
     # (the API has its own, API_TURN_TIMEOUT_SECONDS).
     turn_timeout_s: float = 120.0
@@ -43,7 +50,8 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads STREAMING_BACKEND, GEMINI_MODEL, SESSION_DB, SESSION_SERVICE_URI, RUN_STORE_URL,
-    LOCAL_MODEL_DIR, the input and sampling limits, STREAM_UPDATE_INTERVAL_S and TURN_TIMEOUT_SECONDS."""
+    LOCAL_MODEL_DIR, the input and sampling limits, STREAM_UPDATE_INTERVAL_S,
+    STREAM_RENDERING and TURN_TIMEOUT_SECONDS."""
     env = os.environ if env is None else env
     backend = env.get("STREAMING_BACKEND", AUTO).strip().lower() or AUTO
     if backend not in BACKEND_CHOICES:
@@ -51,6 +59,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"STREAMING_BACKEND={backend!r} is not a backend; use one of {', '.join(BACKEND_CHOICES)}."
         )
     defaults = Settings()
+    rendering = env.get("STREAM_RENDERING", "").strip().lower() or defaults.stream_rendering
+    if rendering not in STREAM_RENDERINGS:
+        raise ConfigurationError(
+            f"STREAM_RENDERING={rendering!r} is not a rendering; use one of {', '.join(STREAM_RENDERINGS)}."
+        )
     return Settings(
         backend=backend,
         gemini_model=env.get("GEMINI_MODEL", "").strip() or DEFAULT_GEMINI_MODEL,
@@ -65,6 +78,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stream_update_interval_s=env_number(
             env, "STREAM_UPDATE_INTERVAL_S", defaults.stream_update_interval_s, float, 0.0, 5.0
         ),
+        stream_rendering=rendering,
         turn_timeout_s=env_number(env, "TURN_TIMEOUT_SECONDS", defaults.turn_timeout_s, float, 1.0, 3600.0),
     )
 

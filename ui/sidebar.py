@@ -103,7 +103,7 @@ def _scripted_knobs() -> ScriptedReply:
         chunk_delay = st.number_input(
             "Between chunks (s)", 0.0, 2.0, default.chunk_delay, 0.01, "%.3f", key="scripted_chunk_delay"
         )
-        paragraphs = st.number_input("Answer length (paragraphs)", 1, 200, 1, key="scripted_paragraphs")
+        paragraphs = st.number_input("Answer length (paragraphs)", 1, 400, 1, key="scripted_paragraphs")
         fault = st.selectbox("Fault", tuple(FAULTS), format_func=FAULTS.__getitem__, key="scripted_fault")
     reply = demo_reply(
         paragraphs=int(paragraphs),

@@ -1,4 +1,5 @@
-"""The core's sync stream on a page: coalesced into st.write_stream, interruptible, always closed.
+"""The core's sync stream on a page: coalesced into st.write_stream, finished markdown blocks
+written once and only the live block resent, interruptible, always closed.
 
 Streamlit delivers Stop and reruns only inside Streamlit calls. `st.write_stream` skips empty
 pieces without any such call, so a heartbeat (the model is silent) touches session state
@@ -26,16 +27,12 @@ from streaming_core.quotas import QuotaExceeded
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import load_settings
 from streaming_core.sync_api import call_assistant, stream_turn_sync
+from ui.blocks import write_blocks
 from ui.quota import quota_key
+from ui.stop import check_for_stop
 
 Events: TypeAlias = Iterable[StreamEvent | Heartbeat]
 ToolEvent: TypeAlias = ToolCall | ToolResult
-_STOP_PROBE_KEY = "_stream_heartbeat"
-
-
-def check_for_stop() -> None:
-    """Lets Streamlit raise Stop or Rerun here; reading session state sends nothing."""
-    st.session_state.get(_STOP_PROBE_KEY)
 
 
 @dataclass
@@ -80,7 +77,8 @@ def stream_answer(
     on_tool: Callable[[ToolEvent], None] | None = None,
 ) -> StreamOutcome:
     """Streams one turn into the page with st.write_stream, at most one update per
-    STREAM_UPDATE_INTERVAL_S (default 0.05 s: ~20 a second).
+    STREAM_UPDATE_INTERVAL_S (default 0.05 s: ~20 a second); with STREAM_RENDERING=blocks (the
+    default) each update carries only the markdown block still being written.
 
     `through` wraps the event stream with a pattern (track_progress, fan_out); `on_tool`
     renders tool events between text segments, in the order they happened.
@@ -108,7 +106,10 @@ def stream_answer(
             texts = coalesce_text(segment, handle, min_interval=settings.stream_update_interval_s)
             pieces = _pieces(texts, outcome, queue_notice)
             try:
-                st.write_stream(pieces)
+                if settings.stream_rendering == "blocks":
+                    write_blocks(pieces)
+                else:
+                    st.write_stream(pieces)
             finally:
                 pieces.close()  # write_stream never closes it, e.g. when Stop hits its own call
             if segment.tool_event is None or on_tool is None:

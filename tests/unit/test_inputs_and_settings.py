@@ -57,6 +57,11 @@ def test_unknown_backend_lists_the_valid_names() -> None:
         load_settings({"STREAMING_BACKEND": "gpt"})
 
 
+def test_unknown_stream_rendering_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"STREAM_RENDERING='lines'.*blocks, whole"):
+        load_settings({"STREAM_RENDERING": "lines"})
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
