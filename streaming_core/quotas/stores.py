@@ -8,18 +8,16 @@ host agree on them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
-import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from streaming_core.errors import StreamingCoreError
+from streaming_core.stores.redis_client import close_redis_client, redis_client
 
 
 class QuotaStoreUnavailable(StreamingCoreError):
@@ -147,18 +145,9 @@ class RedisQuotaStore:
     def __init__(self, url: str, prefix: str = "adk:quota:") -> None:
         self.url = url
         self.prefix = prefix
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
 
-    def _client(self) -> aioredis.Redis:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._clients.get(loop)
-            if client is None:
-                client = self._clients[loop] = aioredis.Redis.from_url(self.url, decode_responses=True)
-            return client
+    def _client(self) -> Any:
+        return redis_client(self.url, decode_responses=True)
 
     async def take(self, key: str, capacity: float, per_second: float, now: float) -> float:
         ttl_ms = int(capacity / per_second * 1000) + 1000  # refilled by then: the same as no key
@@ -198,11 +187,7 @@ class RedisQuotaStore:
             return int(await self._client().get(self.prefix + key) or 0)
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        await close_redis_client(self.url, decode_responses=True)
 
 
 def create_store(url: str | None) -> QuotaStore:

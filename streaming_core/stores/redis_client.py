@@ -13,26 +13,37 @@ from redis.exceptions import RedisError
 from streaming_core.errors import ConfigurationError
 from streaming_core.stores.runs import RunStoreUnavailable, describe
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Redis]] = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, bool], Redis]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def redis_client(url: str) -> Any:
+def redis_client(url: str, *, decode_responses: bool = False) -> Any:
     """The loop's client for `url`, typed Any: redis-py 8 types every reply as the union of all RESP
     forms, which would need a cast at each call; the callers read exactly what they wrote."""
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    if url not in per_loop:
+    key = (url, decode_responses)
+    if key not in per_loop:
         try:
             # After a Redis restart every pooled connection is dead; retrying on a connection error
             # (with a new connection) keeps the first command after it from failing.
-            per_loop[url] = Redis.from_url(
+            per_loop[key] = Redis.from_url(
                 url,
                 socket_connect_timeout=2,
                 health_check_interval=10,
                 retry_on_error=[exceptions.ConnectionError, exceptions.TimeoutError],
+                decode_responses=decode_responses,
             )
         except ValueError as error:
             raise ConfigurationError(f"{describe(url)} is not a Redis URL: {error}") from None
-    return per_loop[url]
+    return per_loop[key]
+
+
+async def close_redis_client(url: str, *, decode_responses: bool = False) -> None:
+    """Closes the running loop's client for `url`, if it has one (a store shutting down)."""
+    client = _clients.get(asyncio.get_running_loop(), {}).pop((url, decode_responses), None)
+    if client is not None:
+        await client.aclose()
 
 
 async def check_reachable(url: str) -> None:

@@ -25,7 +25,9 @@ CONFIG = AssistantConfig(backend="scripted", script=(ScriptedReply(text="Hello, 
 
 def test_each_uri_form_picks_its_store(tmp_path: Path, postgres_server: PostgresServer) -> None:
     assert isinstance(create_session_store("memory://"), BoundedInMemorySessionService)
-    assert isinstance(create_session_store(f"sqlite:///{tmp_path}/a.db"), FastSqliteSessionService)
+    sqlite = create_session_store(f"sqlite:///{tmp_path}/a.db")
+    assert isinstance(sqlite, FastSqliteSessionService)
+    asyncio.run(sqlite.list_sessions(app_name="lab", user_id="u"))  # the file is opened on first use
     assert (tmp_path / "a.db").exists()
     assert isinstance(create_session_store(postgres_server.url), DatabaseSessionService)
 
@@ -35,7 +37,9 @@ def test_session_db_stays_the_default(tmp_path: Path) -> None:
 
     service = build_assistant(CONFIG, settings).session_service
 
-    assert isinstance(service, FastSqliteSessionService) and (tmp_path / "s.db").exists()
+    assert isinstance(service, FastSqliteSessionService)
+    asyncio.run(service.list_sessions(app_name="lab", user_id="u"))  # the file is opened on first use
+    assert (tmp_path / "s.db").exists()
 
 
 @pytest.mark.parametrize(
