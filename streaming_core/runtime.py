@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
-from streaming_core.backends import create_model, resolve_backend
+from streaming_core.backends import create_model, default_temperature, resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.settings import Settings, load_settings
 from streaming_core.stores.locks import lock_factory
@@ -73,7 +73,7 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
     agent = build_agent(
         model,
         tools=config.tools,
-        temperature=settings.temperature if config.temperature is None else config.temperature,
+        temperature=default_temperature(choice.name, settings) if config.temperature is None else config.temperature,
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
     service = create_session_store(session_store_uri(settings) if config.persistent else "memory://")

@@ -33,7 +33,7 @@ class Settings:
     run_store_url: str = "memory://"
     local_model_dir: Path = Path.home() / ".cache" / "adk-streaming-lab"
     max_message_chars: int = 8000
-    temperature: float = 0.7
+    temperature: float | None = None  # TEMPERATURE; None: each backend's own (backends.default_temperature)
     max_output_tokens: int = 512
     # Least seconds between page updates while an answer streams. With tail-only updates (blocks)
     # 30 a second (0.033) costs ~15x fewer bytes than 20 a second did with the whole text, and only
@@ -73,7 +73,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_store_url=env.get("RUN_STORE_URL", "").strip() or defaults.run_store_url,
         local_model_dir=Path(env.get("LOCAL_MODEL_DIR", "") or defaults.local_model_dir).expanduser(),
         max_message_chars=env_number(env, "MAX_MESSAGE_CHARS", defaults.max_message_chars, int, 1, 1_000_000),
-        temperature=env_number(env, "TEMPERATURE", defaults.temperature, float, 0.0, 2.0),
+        temperature=env_number(env, "TEMPERATURE", 0.7, float, 0.0, 2.0)
+        if env.get("TEMPERATURE", "").strip()
+        else None,
         max_output_tokens=env_number(env, "MAX_OUTPUT_TOKENS", defaults.max_output_tokens, int, 1, 65_536),
         stream_update_interval_s=env_number(
             env, "STREAM_UPDATE_INTERVAL_S", defaults.stream_update_interval_s, float, 0.0, 5.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from streaming_core.backends import AUTO, BACKEND_CHOICES, BACKENDS, resolve_backend
+from streaming_core.backends import AUTO, BACKEND_CHOICES, BACKENDS, default_temperature, resolve_backend
 from streaming_core.backends.availability import local_unavailable_reason
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
@@ -67,7 +67,9 @@ def render_sidebar(settings: Settings, home: StreamlitPage | str) -> PageContext
             key="mode",
             help="SSE streams partial events as the model writes; NONE sends one final event.",
         )
-        temperature = st.slider("Temperature", 0.0, 2.0, settings.temperature, 0.1, key="temperature")
+        # One slider per backend, each starting at that backend's default (local Gemma: 0).
+        start = default_temperature(backend, settings)
+        temperature = st.slider("Temperature", 0.0, 2.0, start, 0.1, key=f"temperature_{backend}")
         max_tokens = st.number_input(
             "Max output tokens", 16, 8192, settings.max_output_tokens, 16, key="max_output_tokens"
         )

@@ -26,7 +26,7 @@ def test_spending_the_budget_on_a_page_refuses_gemini_and_offers_another_model(
     at = AppTest.from_file(str(APP), default_timeout=30)
     at.run()
     at.switch_page(PROGRESS).run()
-    at.sidebar.slider(key="temperature").set_value(0.3).run()  # a config of its own: no cached assistant
+    at.sidebar.slider(key="temperature_gemini").set_value(0.3).run()  # a config of its own: no cached assistant
     before = budget_caption(at)
 
     at.text_area[0].set_value("Spend it")

@@ -1,6 +1,6 @@
 """The streaming tutorial's two test prompts offline: no API key, so `auto` picks local Gemma,
-through the SSE API as `make api` serves it, at temperature 0 (issue 16; at the settings' default
-0.7 the base model counts right for only some seeds: see docs/evals.md)."""
+through the SSE API as `make api` serves it, at the local backend's own default temperature (0: at
+0.7 the base model counts right for only some seeds, docs/evals.md)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import pytest
 pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed: pip install -r requirements.txt")
 
 from evals.graders import Answer, counts, hygiene_problems
-from streaming_core.api.app import DEMO_TOOLS
 from streaming_core.api.limits import ApiLimits
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
 from streaming_core.testing.servers import ApiServer
 from streaming_core.testing.sse import read_sse
+from streaming_core.tools import DEMO_TOOLS
 
 pytestmark = pytest.mark.local_model
 
-# create_app's own default (auto backend, the API's tools, the settings' token limit) at temperature 0,
+# create_app's own default (auto backend, the API's tools, the settings' temperature and token limit),
 # with sessions in memory instead of the repository's SQLite file.
-OFFLINE = AssistantConfig(backend="auto", tools=DEMO_TOOLS, temperature=0.0, persistent=False)
+OFFLINE = AssistantConfig(backend="auto", tools=DEMO_TOOLS, persistent=False)
 ROOMY = ApiLimits(max_streams_per_client=10, rate_per_minute=100, ping_s=0)
 
 
