@@ -127,9 +127,10 @@ async def test_stream_overlapping_turns_in_one_session_are_queued_and_both_kept(
 )
 async def test_stream_every_request_form_gives_the_same_answer(serve: Serve, request_kwargs: dict[str, Any]) -> None:
     server = serve(ScriptedReply(text=ANSWER, chunk_size=9))
-    method = request_kwargs.pop("method")
+    # Not popped: the parameters are shared with the cluster re-run of this test (tests/scaleout).
+    method, options = request_kwargs["method"], {k: v for k, v in request_kwargs.items() if k != "method"}
     async with httpx.AsyncClient() as client:
-        reply = await read_sse(client, method, f"{server.url}/chat/stream", **request_kwargs)
+        reply = await read_sse(client, method, f"{server.url}/chat/stream", **options)
 
     assert reply.text == ANSWER
 
