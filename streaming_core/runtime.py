@@ -33,6 +33,7 @@ class AssistantConfig:
     tools: tuple[str, ...] = ()
     script: tuple[ScriptedReply, ...] = field(default=())
     persistent: bool = True  # SQLite sessions; False keeps them in memory (tests)
+    coalesce: bool = True  # join text deltas ready while the reader is behind; False keeps every chunk
 
 
 ASSISTANTS_PER_LOOP = 8
@@ -76,4 +77,6 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
         max_output_tokens=config.max_output_tokens or settings.max_output_tokens,
     )
     service = create_session_service(settings.session_db if config.persistent else None)
-    return Assistant(agent, service, max_message_chars=settings.max_message_chars, backend=choice.name)
+    return Assistant(
+        agent, service, max_message_chars=settings.max_message_chars, backend=choice.name, coalesce=config.coalesce
+    )
