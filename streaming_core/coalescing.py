@@ -80,9 +80,10 @@ class ReadAhead:
     """A model's responses, read in a task of their own up to `size` ahead of whoever takes them.
 
     The task owns the model's generator from start to close (cancel scopes an HTTP client opens
-    inside it stay in one task). When the taker waits and the reader is not behind, the task hands
-    each response over before reading on, so a response the reader waits for (the first one,
-    always) never waits for the model's next ones.
+    inside it stay in one task). While the reader is not behind, a response the taker waits for
+    (the first one, always) is handed over as soon as the model has made one more step without
+    suspending: the taker runs at the model's next wait, and a model that never waits is paused for
+    it, never read ahead of it. Pausing at every response instead would cost a loop round per chunk.
     """
 
     def __init__(self, responses: AsyncGenerator[LlmResponse, None], reader: ReaderState, size: int) -> None:
@@ -93,16 +94,16 @@ class ReadAhead:
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._taker_waiting = False
-        self._task = asyncio.create_task(self._read(responses))
+        self._task = asyncio.create_task(self._read(responses), name="model read-ahead")
 
     async def _read(self, responses: AsyncGenerator[LlmResponse, None]) -> None:
         try:
             async with aclosing(responses):
                 async for response in responses:
+                    if self._taker_waiting and self._ready and not self._reader.behind:
+                        await asyncio.sleep(0)  # the model did not wait: let the taker have the last one
                     self._ready.append(response)
                     self._arrived.set()
-                    if self._taker_waiting and not self._reader.behind:
-                        await asyncio.sleep(0)
                     while len(self._ready) >= self._size:
                         self._room.clear()
                         await self._room.wait()
