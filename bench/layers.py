@@ -26,12 +26,16 @@ from streaming_core.sync_api import stream_turn_sync
 ADK_LAYER = "ADK Runner.run_async (SSE)"
 BRIDGE_LAYER = "+ sync bridge (stream_turn_sync)"
 API_LAYER = "+ SSE API to an httpx-sse client (uvicorn process)"
+COALESCING_LAYER = "Assistant.stream_turn with coalescing on (the default)"
+# The layer rows keep every chunk an event (coalescing off), so each compares the same work per
+# chunk with the runner's; the coalescing row shows what joining the deltas a slow reader left
+# waiting saves, per model chunk, and counts characters, not deltas.
+NO_COALESCING = {"BENCH_COALESCE": "0"}
 
 
-def _config(chunks: int) -> AssistantConfig:
-    return AssistantConfig(
-        backend="scripted", persistent=False, script=(ScriptedReply(text="x" * chunks, chunk_size=1),)
-    )
+def _config(chunks: int, *, coalesce: bool = False) -> AssistantConfig:
+    reply = ScriptedReply(text="x" * chunks, chunk_size=1)
+    return AssistantConfig(backend="scripted", persistent=False, script=(reply,), coalesce=coalesce)
 
 
 def _message(text: str) -> types.Content:
@@ -60,6 +64,20 @@ async def adk_runner(chunks: int) -> int:
 async def normalized(chunks: int) -> int:
     assistant = build_assistant(_config(chunks), load_settings())
     return len([event async for event in assistant.stream_turn("go") if isinstance(event, TextDelta)])
+
+
+class Coalesced:
+    """A turn with coalescing on: returns the characters streamed (one per model chunk) and keeps
+    how many deltas carried them."""
+
+    def __init__(self) -> None:
+        self.deltas: list[int] = []
+
+    async def __call__(self, chunks: int) -> int:
+        assistant = build_assistant(_config(chunks, coalesce=True), load_settings())
+        sizes = [len(event.text) async for event in assistant.stream_turn("go") if isinstance(event, TextDelta)]
+        self.deltas.append(len(sizes))
+        return sum(sizes)
 
 
 def bridged(chunks: int) -> int:
@@ -99,18 +117,20 @@ def _versus_adk(name: str, figures: dict[str, list[float]]) -> str:
 
 
 def measure_layers(chunks: int, rule: Repetition) -> Section:
-    with our_server(reply_env(chunks, 1, 0.0)) as server, httpx.Client(timeout=120) as client:
+    with our_server(reply_env(chunks, 1, 0.0) | NO_COALESCING) as server, httpx.Client(timeout=120) as client:
         return _measure(chunks, rule, ApiLayer(server, client))
 
 
 def _measure(chunks: int, rule: Repetition, api: ApiLayer) -> Section:
     loop = get_background_loop()
+    coalesced = Coalesced()
     layers: dict[str, Callable[[], int]] = {
         "raw model async generator": lambda: loop.run(lambda: raw_model(chunks)),
         ADK_LAYER: lambda: loop.run(lambda: adk_runner(chunks)),
         "+ normalization, metrics, session (Assistant.stream_turn)": lambda: loop.run(lambda: normalized(chunks)),
         BRIDGE_LAYER: lambda: bridged(chunks),
         API_LAYER: api,
+        COALESCING_LAYER: lambda: loop.run(lambda: coalesced(chunks)),
     }
     for run in layers.values():  # warm imports and ADK caches, and the server's: its first request builds the agent
         _counted(run, chunks)
@@ -177,6 +197,11 @@ def _measure(chunks: int, rule: Repetition, api: ApiLayer) -> Section:
         "confidence interval, from the order statistics: min–max up to 7 repetitions, the 2nd and 8th of 9, "
         "narrower with more): the target is on the typical cost of the code, and a single repetition that a neighbour "
         "slowed says nothing about it.",
+        f"Every row but the last runs with the model seam's coalescing off, so each model chunk is one ADK event "
+        "and the rows compare the same work per chunk. The last row is the default: while the reader is behind "
+        "(always, with a model that never waits), the text deltas the model already has ready are joined into "
+        f"one partial event; it streamed the same {chunks:,} characters in "
+        f"{spread_cell(Spread.of([float(n) for n in coalesced.deltas]), lambda n: f'{n:,.0f}')} deltas.",
         f"The API's client (httpx-sse in this process) spent {spread_cell(Spread.of(api.client_cpu_s), per_chunk)} "
         "of CPU per chunk decoding events. Where the server's CPU goes (pyinstrument, when this row was added): "
         "about two thirds in ADK's Runner; a fifth in the response path, which makes one ASGI message, h11 frame "

@@ -32,11 +32,18 @@ def reply_env(chunks: int, chars: int, delay: float) -> dict[str, str]:
 def bench_config(env: Mapping[str, str] = os.environ) -> AssistantConfig:
     """The agent both servers run: the API's own tools and the scripted reply from `reply_env`, or
     Gemini (`BENCH_BACKEND=gemini`, at GOOGLE_GEMINI_BASE_URL); sessions in memory unless
-    SESSION_DB names the SQLite file (`store_env`)."""
+    SESSION_DB names the SQLite file (`store_env`); BENCH_COALESCE=0 turns the model seam's
+    coalescing off (every scripted chunk its own event)."""
     chunks, chars = int(env["BENCH_REPLY_CHUNKS"]), int(env["BENCH_REPLY_CHARS"])
     reply = ScriptedReply(text="x" * (chunks * chars), chunk_size=chars, chunk_delay=float(env["BENCH_REPLY_DELAY"]))
     backend = env.get("BENCH_BACKEND", "scripted")
-    return AssistantConfig(backend=backend, tools=DEMO_TOOLS, script=(reply,), persistent="SESSION_DB" in env)
+    return AssistantConfig(
+        backend=backend,
+        tools=DEMO_TOOLS,
+        script=(reply,),
+        persistent="SESSION_DB" in env,
+        coalesce=env.get("BENCH_COALESCE", "1") != "0",
+    )
 
 
 def store_env(db: Path | None) -> dict[str, str]:

@@ -29,6 +29,7 @@ class Protocol:
     name: str
     request: Callable[[int], StreamRequest]  # the index of the stream -> its request
     kind_of: Callable[[ServerSentEvent], Kind]
+    text_of: Callable[[ServerSentEvent], str]  # a chunk event's text
 
     def classify(self, event: ServerSentEvent) -> Kind:
         # httpx-sse dispatches an empty event after a keep-alive comment (it keeps the last
@@ -47,6 +48,10 @@ def _ours_kind(event: ServerSentEvent) -> Kind:
     if event.event == "error":
         return "error"
     return "chunk" if event.event == "message" and payload.get("text") else "other"
+
+
+def _ours_text(event: ServerSentEvent) -> str:
+    return str(json.loads(event.data)["text"])
 
 
 def _adk_request(index: int) -> StreamRequest:
@@ -70,5 +75,10 @@ def _adk_kind(event: ServerSentEvent) -> Kind:
     return "chunk" if payload.get("partial") else "end"  # the final event repeats the whole answer
 
 
-OURS = Protocol("our SSE API", _ours_request, _ours_kind)
-ADK = Protocol("adk api_server /run_sse", _adk_request, _adk_kind)
+def _adk_text(event: ServerSentEvent) -> str:
+    parts = (json.loads(event.data).get("content") or {}).get("parts") or []
+    return "".join(part.get("text") or "" for part in parts if not part.get("thought"))
+
+
+OURS = Protocol("our SSE API", _ours_request, _ours_kind, _ours_text)
+ADK = Protocol("adk api_server /run_sse", _adk_request, _adk_kind, _adk_text)

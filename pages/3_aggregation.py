@@ -12,7 +12,7 @@ context = ui.setup_page(
 )
 message = ui.prompt_form("aggregation", "Count to 20, one number per word.", context.settings.max_message_chars)
 if message:
-    result, outcome = ui.collect_with_status(message, context.config(), mode=context.mode)
+    result, outcome = ui.collect_with_status(message, context.config(coalesce=False), mode=context.mode)
     ui.show_aggregation(result, outcome)
 
 ui.show_source(

@@ -19,7 +19,7 @@ if message:
         outputs = ui.MultiOutput(ui.LogPane(), broken=broken)
     with page_column:
         st.caption("Page")
-        outcome = ui.stream_answer(message, context.config(), mode=context.mode, through=outputs.through)
+        outcome = ui.stream_answer(message, context.config(coalesce=False), mode=context.mode, through=outputs.through)
     outputs.show()
     ui.show_outcome(outcome)
 

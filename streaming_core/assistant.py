@@ -72,6 +72,7 @@ class Assistant:
         clock: Clock = time.perf_counter,
         backend: str | None = None,
         locks: LockFactory = LocalLock,
+        coalesce: bool = True,
     ) -> None:
         self.agent = agent
         self.backend = backend  # the registry name of the agent's model: failures name who failed
@@ -80,6 +81,9 @@ class Assistant:
         self.app_name = app_name
         self.max_message_chars = max_message_chars
         self.clock = clock
+        # Join text deltas that are ready while a turn's reader is behind (model_seam); off where
+        # each chunk is shown as the model sent it.
+        self.coalesce = coalesce
         if isinstance(agent.model, BaseLlm):
             add_model_seam(agent.model)
         self.runner = Runner(app_name=app_name, agent=agent, session_service=session_service)
@@ -213,7 +217,7 @@ class Turn:
         )
         try:
             async with aclosing(adk_events):
-                with TurnReader(adk_events, deadline) as reader:
+                with TurnReader(adk_events, deadline, coalesce=assistant.coalesce) as reader:
                     while True:
                         try:
                             adk_event = await reader.next()

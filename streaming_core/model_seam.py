@@ -4,7 +4,8 @@ ADK 2.13 keeps two things per partial response until the turn ends: the LlmRespo
 in the model call's telemetry `InferenceScope` (read once at the end, for the newest token
 usage and the last model version), and the partial Event in the invocation's unbounded event
 queue whenever the model runs ahead of whoever reads the turn. The seam drops the responses
-nothing will read, and holds the model while the reader is `window` events behind.
+nothing will read, holds the model while the reader is `window` events behind, and while the
+reader is behind at all joins the text deltas the model already has ready (`coalescing`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
 from google.adk.telemetry._instrumentation import inference_scope
 
+from streaming_core.coalescing import coalesced
+
 
 class ModelSeam(BaseLlm):
     """Mixed in before a model's own class by `add_model_seam`; the model is otherwise unchanged."""
@@ -34,7 +37,10 @@ class ModelSeam(BaseLlm):
         # the turn's, inherited by the task ADK runs the agent in.
         scope = inference_scope()
         pacer = current_pacer.get()
-        async with aclosing(super().generate_content_async(llm_request, stream)) as responses:
+        responses = super().generate_content_async(llm_request, stream)
+        if stream and pacer is not None and pacer.coalesce:
+            responses = coalesced(responses, pacer)
+        async with aclosing(responses):
             async for response in responses:
                 if scope is not None:
                     keep_what_telemetry_reads(scope.llm_responses)
@@ -55,9 +61,14 @@ class TurnPacer:
 
     window: int = 64
     recheck_s: float = 0.5
+    coalesce: bool = True  # off where each chunk is shown as the model sent it
     ahead: int = 0
     reader_waiting: bool = False
     _moved: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def behind(self) -> bool:
+        return self.ahead > 0
 
     async def produced_one(self) -> None:
         self.ahead += 1

@@ -34,6 +34,7 @@ class AssistantConfig:
     tools: tuple[str, ...] = ()
     script: tuple[ScriptedReply, ...] = field(default=())
     persistent: bool = True  # the configured session store; False keeps them in memory (tests)
+    coalesce: bool = True  # join text deltas ready while the reader is behind; False keeps every chunk
 
 
 ASSISTANTS_PER_LOOP = 8
@@ -78,4 +79,11 @@ def build_assistant(config: AssistantConfig, settings: Settings) -> Assistant:
     )
     service = create_session_store(session_store_uri(settings) if config.persistent else "memory://")
     locks = lock_factory(settings.run_store_url)
-    return Assistant(agent, service, max_message_chars=settings.max_message_chars, locks=locks, backend=choice.name)
+    return Assistant(
+        agent,
+        service,
+        max_message_chars=settings.max_message_chars,
+        locks=locks,
+        backend=choice.name,
+        coalesce=config.coalesce,
+    )

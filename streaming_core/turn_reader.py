@@ -16,15 +16,16 @@ class TurnReader:
     time) has passed. One timer per turn, instead of a timeout scope per chunk: it cancels only
     a wait for ADK, never the reader's own work between events, which a scope around the whole
     loop would cancel too. Enter it in the task that reads, before ADK starts the agent's task,
-    so the model seam inherits the pacer."""
+    so the model seam inherits the pacer. `coalesce` lets the seam join text deltas that are ready
+    while the reader is behind."""
 
-    def __init__(self, events: AsyncGenerator[Event, None], deadline: float | None) -> None:
+    def __init__(self, events: AsyncGenerator[Event, None], deadline: float | None, *, coalesce: bool = True) -> None:
         self._events = events
         self._deadline = deadline
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: asyncio.Task[object] | None = None
         self.expired = False
-        self.pacer = TurnPacer()
+        self.pacer = TurnPacer(coalesce=coalesce)
 
     def __enter__(self) -> TurnReader:
         current_pacer.set(self.pacer)

@@ -86,9 +86,11 @@ class PageContext:
         backend: str | None = None,
         tools: Sequence[str] = (),
         script: Sequence[ScriptedReply] | None = None,
+        coalesce: bool = True,
     ) -> AssistantConfig:
         """The core's config for this page. One-shot pages keep their sessions in memory so
-        they never show up in the chat's list of conversations; the chat passes persistent."""
+        they never show up in the chat's list of conversations; the chat passes persistent. Pages
+        that show each chunk as the model sent it pass coalesce=False (see AssistantConfig)."""
         backend = backend or self.backend
         if backend == "scripted":
             script = tuple(script) if script is not None else (self.reply,)
@@ -99,6 +101,7 @@ class PageContext:
             tools=tuple(tools),
             script=tuple(script or ()) if backend == "scripted" else (),
             persistent=persistent,
+            coalesce=coalesce,
         )
 
     def scripted_reply(self, **changes: object) -> ScriptedReply:

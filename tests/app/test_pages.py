@@ -97,8 +97,12 @@ def test_aggregation_page_shows_text_chunk_table_and_final_event_check() -> None
     assert len(page.markdown_containing(ANSWER_START)) == 1
     assert "joined chunks equal ADK's final aggregated event" in page.at.success[0].value
     table = page.at.dataframe[0].value
+    answer = page.markdown_containing(ANSWER_START)[0]
     assert list(table.columns) == ["index", "size (chars)", "arrival (ms)"]
-    assert table["size (chars)"].sum() == len(page.markdown_containing(ANSWER_START)[0])
+    assert table["size (chars)"].sum() == len(answer)
+    # One row per chunk the model sent, even from a model that never waits (no coalescing here).
+    chunk_size = page.config(coalesce=False).script[0].chunk_size
+    assert list(table["size (chars)"]) == [len(answer[i : i + chunk_size]) for i in range(0, len(answer), chunk_size)]
 
 
 def test_progress_page_counts_every_chunk_of_the_answer() -> None:

@@ -19,14 +19,15 @@ ANSWER = "Gemini streams this answer in several pieces over server-sent events."
 LIMITS = ApiLimits(ping_s=0, grace_s=0.3)
 
 
-def gemini_api(*, persistent: bool = False) -> ApiServer:
+def gemini_api(*, persistent: bool = False, coalesce: bool = True) -> ApiServer:
     # load_settings() after the fake_gemini fixture set GOOGLE_API_KEY and GOOGLE_GEMINI_BASE_URL.
-    return ApiServer(AssistantConfig(backend="gemini", persistent=persistent), load_settings(), LIMITS)
+    config = AssistantConfig(backend="gemini", persistent=persistent, coalesce=coalesce)
+    return ApiServer(config, load_settings(), LIMITS)
 
 
 async def test_gemini_answer_streams_through_the_api_exactly_once(fake_gemini: FakeGeminiServer) -> None:
     fake_gemini.enqueue(Scenario.reply(ANSWER, chunks=5))
-    with gemini_api() as server:
+    with gemini_api(coalesce=False) as server:  # each piece Gemini sent is one event
         async with httpx.AsyncClient() as client:
             reply = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "Explain SSE"})
 

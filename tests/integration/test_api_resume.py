@@ -29,8 +29,8 @@ Serve: TypeAlias = Callable[..., ApiServer]
 def serve() -> Iterator[Serve]:
     with ExitStack() as stack:
 
-        def start(reply: ScriptedReply, **limits: float) -> ApiServer:
-            config = AssistantConfig(backend="scripted", persistent=False, script=(reply,))
+        def start(reply: ScriptedReply, *, coalesce: bool = True, **limits: float) -> ApiServer:
+            config = AssistantConfig(backend="scripted", persistent=False, script=(reply,), coalesce=coalesce)
             api_limits = ApiLimits(max_streams_per_client=50, rate_per_minute=1000, ping_s=0, **limits)  # type: ignore[arg-type]
             return stack.enter_context(ApiServer(config, SETTINGS, api_limits))
 
@@ -147,7 +147,8 @@ async def test_resume_by_another_user_looks_like_an_unknown_run(serve: Serve) ->
 
 
 async def test_resume_older_than_the_buffer_gets_a_resume_gap_error(serve: Serve) -> None:
-    server = serve(ScriptedReply(text=ALPHABET * 2, chunk_size=1), buffer_events=16)
+    # Every chunk its own event, so the answer's 72 overflow the buffer of 16.
+    server = serve(ScriptedReply(text=ALPHABET * 2, chunk_size=1), buffer_events=16, coalesce=False)
     url = f"{server.url}/chat/stream"
     async with httpx.AsyncClient() as client:
         whole = await read_sse(client, "GET", url, params={"query": "go"})

@@ -34,15 +34,19 @@ Serve: TypeAlias = Callable[..., ApiServer]
 def serve() -> Iterator[Serve]:
     with ExitStack() as stack:
 
-        def start(*replies: ScriptedReply, limits: ApiLimits = ROOMY, tools: tuple[str, ...] = ()) -> ApiServer:
-            config = AssistantConfig(backend="scripted", persistent=False, script=replies, tools=tools)
+        def start(
+            *replies: ScriptedReply, limits: ApiLimits = ROOMY, tools: tuple[str, ...] = (), coalesce: bool = True
+        ) -> ApiServer:
+            config = AssistantConfig(
+                backend="scripted", persistent=False, script=replies, tools=tools, coalesce=coalesce
+            )
             return stack.enter_context(ApiServer(config, SETTINGS, limits))
 
         yield start
 
 
 async def test_stream_joined_chunks_equal_the_answer_exactly_once(serve: Serve) -> None:
-    server = serve(ScriptedReply(text=ANSWER, chunk_size=7))
+    server = serve(ScriptedReply(text=ANSWER, chunk_size=7), coalesce=False)
     async with httpx.AsyncClient() as client:
         reply = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "Explain streaming"})
 
@@ -54,6 +58,20 @@ async def test_stream_joined_chunks_equal_the_answer_exactly_once(serve: Serve) 
     [done] = reply.named("done")
     assert done["status"] == "completed"
     assert done["metrics"]["chunk_count"] == len(range(0, len(ANSWER), 7))
+
+
+async def test_stream_with_coalescing_joins_chunks_a_slow_reader_left_waiting_and_keeps_the_text(
+    serve: Serve,
+) -> None:
+    chunks = 2_000  # from a model that never waits: the run reads them far faster than ADK makes events
+    server = serve(ScriptedReply(text="ab" * (chunks // 2), chunk_size=1))
+    async with httpx.AsyncClient() as client:
+        reply = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "go"})
+
+    messages = [e for e in reply.events if e.event == "message"]
+    [done] = reply.named("done")
+    assert reply.text == "ab" * (chunks // 2) and done["status"] == "completed"
+    assert done["metrics"]["chunk_count"] == len(messages) - 1 < chunks
 
 
 async def test_stream_chunks_arrive_progressively(serve: Serve) -> None:

@@ -17,7 +17,8 @@ ANSWER = "Gemini streams this answer in several pieces over server-sent events."
 
 @pytest_asyncio.fixture
 async def assistant(fake_gemini: FakeGeminiServer) -> AsyncIterator[Assistant]:
-    built = build_assistant(AssistantConfig(backend="auto", persistent=False), load_settings())
+    # Each piece Gemini sends stays a delta; coalescing over Gemini: tests/integration/test_coalescing.py.
+    built = build_assistant(AssistantConfig(backend="auto", persistent=False, coalesce=False), load_settings())
     yield built
     await built.agent.model.api_client.aio.aclose()
 
