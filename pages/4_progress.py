@@ -12,7 +12,8 @@ context = ui.setup_page(
 message = ui.prompt_form("progress", "Write a long answer about streaming.", context.settings.max_message_chars)
 if message:
     live = ui.LiveProgress()
-    outcome = ui.stream_answer(message, context.config(), mode=context.mode, through=live.through)
+    # The counter shows the chunks the model sent: none merged on the way (see AssistantConfig.coalesce).
+    outcome = ui.stream_answer(message, context.config(coalesce=False), mode=context.mode, through=live.through)
     live.finish()
     ui.show_outcome(outcome)
 

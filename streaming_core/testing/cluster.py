@@ -71,7 +71,8 @@ def create_worker_app() -> FastAPI:
     """`create_app` on the scripted model from SCRIPTED_REPLIES, plus the model's log."""
     settings = load_settings()
     tools = tuple(name for name in os.environ.get("SCRIPTED_TOOLS", "").split(",") if name)
-    config = AssistantConfig(backend="scripted", script=replies_from_env(os.environ), tools=tools)
+    coalesce = os.environ.get("SCRIPTED_COALESCE", "1") == "1"
+    config = AssistantConfig(backend="scripted", script=replies_from_env(os.environ), tools=tools, coalesce=coalesce)
     app = create_app(config, settings=settings)
 
     @app.get("/testing/model-log", include_in_schema=False)
@@ -197,6 +198,7 @@ class Cluster:
         limits: ApiLimits = DEFAULT_LIMITS,
         tools: tuple[str, ...] = (),
         workers: int = 2,
+        coalesce: bool = True,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -210,6 +212,7 @@ class Cluster:
             "RUN_STORE_URL": stores.run_store_url,
             "SESSION_SERVICE_URI": stores.session_service_uri,
             "SCRIPTED_TOOLS": ",".join(tools),
+            "SCRIPTED_COALESCE": "1" if coalesce else "0",
         }
         self.workers = [Worker(self.port, free_port(), env) for _ in range(workers)]
 

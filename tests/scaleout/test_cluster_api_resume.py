@@ -40,8 +40,9 @@ Serve: TypeAlias = Callable[..., Cluster]
 def serve(stores: Stores) -> Iterator[Serve]:
     with ExitStack() as stack:
 
-        def start(reply: ScriptedReply, **limits: float) -> Cluster:
+        def start(reply: ScriptedReply, *, coalesce: bool = True, **limits: float) -> Cluster:
             api_limits = ApiLimits(max_streams_per_client=50, rate_per_minute=1000, ping_s=0, **limits)  # type: ignore[arg-type]
-            return stack.enter_context(Cluster((reply,), settings=SETTINGS, limits=api_limits, stores=stores))
+            cluster = Cluster((reply,), settings=SETTINGS, limits=api_limits, stores=stores, coalesce=coalesce)
+            return stack.enter_context(cluster)
 
         yield start

@@ -42,7 +42,10 @@ Serve: TypeAlias = Callable[..., Cluster]
 def serve(stores: Stores) -> Iterator[Serve]:
     with ExitStack() as stack:
 
-        def start(*replies: ScriptedReply, limits: ApiLimits = ROOMY, tools: tuple[str, ...] = ()) -> Cluster:
-            return stack.enter_context(Cluster(replies, settings=SETTINGS, limits=limits, tools=tools, stores=stores))
+        def start(
+            *replies: ScriptedReply, limits: ApiLimits = ROOMY, tools: tuple[str, ...] = (), coalesce: bool = True
+        ) -> Cluster:
+            cluster = Cluster(replies, settings=SETTINGS, limits=limits, tools=tools, stores=stores, coalesce=coalesce)
+            return stack.enter_context(cluster)
 
         yield start
