@@ -13,6 +13,10 @@ from redis.exceptions import RedisError
 from streaming_core.errors import ConfigurationError
 from streaming_core.stores.runs import RunStoreUnavailable, describe
 
+# Every reader blocked in XREAD and every producing run holds a pooled connection, about two per
+# concurrent stream; redis-py's default pool (100) refused them past 50 streams ("Too many
+# connections"). Redis itself accepts 10,000 clients by default.
+MAX_CONNECTIONS = 4096
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, bool], Redis]] = (
     weakref.WeakKeyDictionary()
 )
@@ -33,6 +37,7 @@ def redis_client(url: str, *, decode_responses: bool = False) -> Any:
                 health_check_interval=10,
                 retry_on_error=[exceptions.ConnectionError, exceptions.TimeoutError],
                 decode_responses=decode_responses,
+                max_connections=MAX_CONNECTIONS,
             )
         except ValueError as error:
             raise ConfigurationError(f"{describe(url)} is not a Redis URL: {error}") from None
