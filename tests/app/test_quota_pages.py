@@ -12,7 +12,7 @@ from streaming_core.quotas import MemoryQuotaStore, QuotaLimiter, QuotaLimits, i
 from tests.app.apptest import APP, Page, script_log
 from tests.app.test_chat_page import CHAT, messages, send
 
-PROGRESS = "pages/4_progress.py"
+PROGRESS = "pages/4_progress.py"  # counts the model's own chunks: its turns run with coalescing off
 NOON = 20_000 * 86_400.0 + 43_200.0
 
 
@@ -34,19 +34,19 @@ def clock() -> Iterator[Clock]:
 def test_a_page_over_the_rate_says_how_long_to_wait_keeps_the_text_and_lets_the_next_turn_in(clock: Clock) -> None:
     page = Page(PROGRESS)
     page.submit("First question")
-    started = script_log(page.config()).started
+    started = script_log(page.config(coalesce=False)).started
 
     refused = page.submit("Second question, kept")
     warning = [w.value for w in refused.warning]
     kept = refused.text_area[0].value
-    started_after_refusal = script_log(page.config()).started
+    started_after_refusal = script_log(page.config(coalesce=False)).started
     clock.now += 60
     page.submit()
 
     assert any("Try again in 60 s" in text and "still in the box" in text for text in warning)
     assert kept == "Second question, kept"
     assert started_after_refusal == started  # the model never saw the refused turn
-    assert script_log(page.config()).started == started + 1
+    assert script_log(page.config(coalesce=False)).started == started + 1
     assert not [w for w in page.at.warning if "Try again" in w.value]
 
 
