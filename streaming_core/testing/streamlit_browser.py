@@ -69,19 +69,19 @@ class Browser:
 
     def open(self, path: str = "") -> None:
         self.page.goto(f"{self.server.url}/{path}")
-        self.page.wait_for_function("window.__runsFinished >= 1", timeout=30_000)
+        self.page.wait_for_function("window.__runsFinished >= 1", timeout=120_000)
 
     def finished_runs(self) -> int:
         return int(self.page.evaluate("window.__runsFinished"))
 
-    def run_after(self, action: Callable[[], None], timeout_ms: float = 30_000) -> None:
+    def run_after(self, action: Callable[[], None], timeout_ms: float = 120_000) -> None:
         """Does `action`, then waits until Streamlit finished the run it caused (or the run going on
         when it acted, which is the one that a Stop ends)."""
         before = self.finished_runs()
         action()
         self.page.wait_for_function("n => window.__runsFinished > n", arg=before, timeout=timeout_ms)
 
-    def wait_until_idle(self, timeout_ms: float = 30_000) -> None:
+    def wait_until_idle(self, timeout_ms: float = 120_000) -> None:
         self.page.wait_for_selector(IDLE, timeout=timeout_ms)
 
     def set_number(self, label: str, value: float) -> None:
