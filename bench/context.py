@@ -6,7 +6,9 @@ import os
 import time
 from dataclasses import dataclass
 
-from bench.stats import children_cpu_s, load_average
+import psutil
+
+from bench.stats import load_average
 
 # Other processes taking more than this share of all cores during a section make it "busy": on
 # 2 cores, half a core. The load average cannot say it: it counts the benchmark's own previous
@@ -21,6 +23,7 @@ class MachineContext:
     load_after: float
     others_share: float  # CPU of every other process during the section, as a share of all cores
     cores: int
+    own_share: float = 0.0  # CPU of this process and every process it started, the same way
 
     @property
     def busy(self) -> bool:
@@ -29,7 +32,8 @@ class MachineContext:
     def to_markdown(self) -> str:
         line = (
             f"Machine: 1-minute load average {self.load_before:.2f} before, {self.load_after:.2f} after "
-            f"({self.cores} cores); other processes used {self.others_share:.0%} of the CPU meanwhile."
+            f"({self.cores} cores); other processes used {self.others_share:.0%} of the CPU meanwhile, the "
+            f"benchmark's own processes {self.own_share:.0%}."
         )
         if self.busy:
             line = (
@@ -50,20 +54,38 @@ class Probe:
 
     @classmethod
     def start(cls) -> Probe:
-        return cls(time.monotonic(), load_average(), machine_cpu_s(), _own_cpu_s())
+        return cls(time.monotonic(), load_average(), machine_cpu_s(), own_tree_cpu_s())
 
     def finish(self) -> MachineContext:
-        """Other processes' CPU is the machine's minus ours (this process and the servers and
-        browsers it started and has reaped)."""
+        """Other processes' CPU is the machine's minus ours (`own_tree_cpu_s`)."""
         cores = os.cpu_count() or 1
-        elapsed = time.monotonic() - self.at
-        others = (machine_cpu_s() - self.machine_cpu_s) - (_own_cpu_s() - self.own_cpu_s)
-        share = max(others, 0.0) / (elapsed * cores) if elapsed > 0 else 0.0
-        return MachineContext(self.load, load_average(), share, cores)
+        capacity = (time.monotonic() - self.at) * cores
+        ours = own_tree_cpu_s() - self.own_cpu_s
+        others = (machine_cpu_s() - self.machine_cpu_s) - ours
+        if capacity <= 0:
+            return MachineContext(self.load, load_average(), 0.0, cores)
+        return MachineContext(self.load, load_average(), max(others, 0.0) / capacity, cores, max(ours, 0.0) / capacity)
 
 
-def _own_cpu_s() -> float:
-    return time.process_time() + children_cpu_s()
+def own_tree_cpu_s() -> float:
+    """CPU seconds of this process and every live descendant (servers, Chromium's zygote and
+    renderers, PostgreSQL's backends under another user), each with its reaped children.
+
+    A descendant's CPU moves into its parent's reaped-children figure when the parent waits for
+    it, so the sum is unchanged by a process ending mid-section and the difference of two readings
+    is what the tree spent in between. Only a process whose parent ends first leaves the tree
+    (re-parented to init) and takes its CPU to the others' side; the benchmark starts none (its
+    servers run in the foreground).
+    """
+    me = psutil.Process()
+    total = 0.0
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):  # ended since listed (its parent has it), or unreadable
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def machine_cpu_s() -> float:
