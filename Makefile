@@ -11,7 +11,7 @@ API_PORT ?= 8000
 SOAK_MINUTES ?= 3
 BACKEND ?= local
 
-.PHONY: run test api bench soak eval lint browser services clean cluster
+.PHONY: run test api bench bench-twice soak eval lint browser services clean cluster
 
 run: $(RUNTIME)
 	$(BIN)/streamlit run app.py
@@ -53,9 +53,21 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # make bench [SECTIONS="layers local"] [REPEATS=15]: REPEATS is the minimum number of interleaved
-# repetitions (BENCH_REPEATS, default 9; see bench/__main__.py).
+# repetitions (BENCH_REPEATS, default 9; see bench/__main__.py). Writes docs/benchmarks.md and each
+# target's verdict to docs/bench-verdicts.json.
+BENCH_RUN = $(if $(REPEATS),BENCH_REPEATS=$(REPEATS) )$(BIN)/python -m bench $(SECTIONS)
 bench: $(DEV) browser
-	$(if $(REPEATS),BENCH_REPEATS=$(REPEATS) )$(BIN)/python -m bench $(SECTIONS)
+	$(BENCH_RUN)
+
+# make bench-twice [SECTIONS=...] [REPEATS=...]: two runs in a row, then every target whose verdict
+# differs between them (python -m bench.compare; fails when one does). The first run's verdicts stay
+# in BENCH_FIRST.
+BENCH_FIRST ?= $(or $(TMPDIR),/tmp)/bench-verdicts-first.json
+bench-twice: $(DEV) browser
+	$(BENCH_RUN)
+	cp docs/bench-verdicts.json $(BENCH_FIRST)
+	$(BENCH_RUN)
+	$(BIN)/python -m bench.compare $(BENCH_FIRST) docs/bench-verdicts.json
 
 soak: $(DEV)
 	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak

@@ -20,11 +20,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from bench.compare import load_verdicts, write_verdicts
 from bench.context import BUSY_MARK, BUSY_SHARE, Probe
 from bench.report import Section, machine_description
 from bench.stats import Repetition
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+VERDICTS = DOCS / "bench-verdicts.json"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -88,10 +90,14 @@ def main(argv: list[str]) -> int:
         probe = Probe.start()
         section = available[name]()
         section.context = probe.finish()
+        section.duration_s = time.perf_counter() - started
         results.append(section)
-        print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
+        print(f"bench: {name} done in {section.duration_s:.0f} s", flush=True)
     # A run of some sections keeps the others' last results, so the page always shows them all.
     sections = _kept_sections(DOCS / "benchmarks.md") | {section.title: section.to_markdown() for section in results}
+    records = load_verdicts(VERDICTS) | {section.title: section.to_record() for section in results}
+    records = {title: record for title, record in records.items() if title in sections}
+    durations = [records[title]["duration_s"] if title in records else None for title in sections]
     page = [
         "# Benchmarks",
         "",
@@ -101,15 +107,27 @@ def main(argv: list[str]) -> int:
         "Each figure is the median and min–max of its repetitions (n): compare rows within a table (measured "
         "side by side), and treat absolute numbers as this machine's. A target is **met** when the whole spread "
         "meets it (or, for a target on a percentile, where that percentile lies), **MISSED** when none of it "
-        "does, and **inconclusive** when the spread straddles the limit; each target says what it is judged on.",
+        "does, and **inconclusive** when the spread straddles the limit; each target says what it is judged on. "
+        f"The verdicts are also in `{VERDICTS.name}` (`python -m bench.compare OLD NEW` lists what changed "
+        f"between two runs; `make bench-twice` runs twice and compares). {_duration(durations)}",
         *_busy_warning(sections.values()),
         "",
         *(sections[title] for title in sorted(sections)),
     ]
     (DOCS / "benchmarks.md").write_text("\n".join(page))
+    write_verdicts(VERDICTS, records)
     verdicts = Counter(target.verdict.value for section in results for target in section.targets)
     print(f"bench: wrote {DOCS / 'benchmarks.md'}; targets: {dict(verdicts)}", flush=True)
     return 0
+
+
+def _duration(durations: list[float | None]) -> str:
+    """What a run of every section on the page costs, from each one's last run (None: not timed)."""
+    timed = [duration for duration in durations if duration is not None]
+    if not timed:
+        return ""
+    untimed = f" ({len(durations) - len(timed)} section(s) not timed)" if len(timed) < len(durations) else ""
+    return f"Running every section took {sum(timed) / 60:.0f} minutes{untimed}; each section says its own time."
 
 
 def _busy_warning(sections: Iterable[str]) -> list[str]:

@@ -7,9 +7,22 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import TypedDict
 
 from bench.context import MachineContext
 from bench.stats import Spread, Target
+
+
+class TargetRecord(TypedDict):
+    target: str
+    verdict: str  # a Verdict's value
+    measured: str
+
+
+class SectionRecord(TypedDict):
+    duration_s: float | None
+    busy: bool
+    targets: list[TargetRecord]
 
 
 @dataclass
@@ -22,6 +35,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     context: MachineContext | None = None  # set by `python -m bench` around the measurement
+    duration_s: float | None = None  # likewise: how long the section took, setup included
 
     def to_markdown(self) -> str:
         lines = [f"## {self.title}", "", self.intro, ""]
@@ -29,12 +43,26 @@ class Section:
         lines.append("|" + "|".join("---" for _ in self.header) + "|")
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
         lines.append("")
-        lines += [f"- Target: {target.description} — **{target.verdict.value}**" for target in self.targets]
+        lines += [f"- Target: {target.line} — **{target.verdict.value}**" for target in self.targets]
         lines += [f"- {note}" for note in self.notes]
+        ran = [] if self.duration_s is None else [f"This section took {self.duration_s:.0f} s."]
         if self.context is not None:
-            lines.append(f"- {self.context.to_markdown()}")
+            ran.append(self.context.to_markdown())
+        if ran:
+            lines.append(f"- {' '.join(ran)}")
         lines += [f"\n![{self.title}]({image})" for image in self.images]
         return "\n".join(lines) + "\n"
+
+    def to_record(self) -> SectionRecord:
+        """The section's verdicts, machine-readable (`docs/bench-verdicts.json`, `python -m bench.compare`)."""
+        return {
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 1),
+            "busy": self.context is not None and self.context.busy,
+            "targets": [
+                {"target": target.description, "verdict": target.verdict.value, "measured": target.measured}
+                for target in self.targets
+            ],
+        }
 
 
 def machine_description() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import math
 import os
-import resource
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -165,8 +164,14 @@ def _meets(value: float, limit: float, direction: Direction) -> bool:
 class Target:
     """One target of the page: what is asked, the measured spread and its verdict."""
 
-    description: str
+    description: str  # what is asked; the same text from run to run, so two runs' verdicts pair up
     verdict: Verdict
+    measured: str = ""  # the figures the verdict rests on
+
+    @property
+    def line(self) -> str:
+        """The target as the page shows it: what is asked, then what was measured."""
+        return f"{self.description} (measured {self.measured})" if self.measured else self.description
 
     @classmethod
     def check(
@@ -185,12 +190,12 @@ class Target:
             low, high = spread.percentile_bounds(percentile)
             where = unit(low) if low == high else f"between {unit(low)} and {unit(high)}"
             measured += f"; p{percentile * 100:g} {where}"
-        return cls(f"{description} (measured {measured})", judge(spread, limit, direction, percentile))
+        return cls(description, judge(spread, limit, direction, percentile), measured)
 
     @classmethod
-    def counted(cls, description: str, met: bool) -> Target:
+    def counted(cls, description: str, met: bool, measured: str = "") -> Target:
         """A target on a count that noise cannot move (errors, lost answers): met or missed."""
-        return cls(description, Verdict.MET if met else Verdict.MISSED)
+        return cls(description, Verdict.MET if met else Verdict.MISSED, measured)
 
     @property
     def met(self) -> bool:
@@ -285,9 +290,3 @@ def load_average() -> float:
         return os.getloadavg()[0]
     except OSError:
         return 0.0
-
-
-def children_cpu_s() -> float:
-    """CPU seconds used so far by this process's finished child processes."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime

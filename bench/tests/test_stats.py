@@ -59,7 +59,7 @@ def test_paired_ratios_cancel_shared_noise() -> None:
 def test_target_check_names_the_spread() -> None:
     target = Target.check("overhead ≤ 5%", Spread.of([0.01, 0.03]), 0.05, "at_most", lambda v: f"{v:+.0%}")
     assert target.met
-    assert target.description == "overhead ≤ 5% (measured +2% (+1%–+3%, n=2))"
+    assert (target.description, target.line) == ("overhead ≤ 5%", "overhead ≤ 5% (measured +2% (+1%–+3%, n=2))")
 
 
 def test_repeat_interleaved_stops_when_stable() -> None:
@@ -115,13 +115,13 @@ def test_judge_on_the_median_uses_its_confidence_interval(samples: list[float], 
 
 def test_target_check_on_a_percentile_names_where_it_lies() -> None:
     target = Target.check("p50 ≤ 5", Spread.of([1.0, 2.0, 3.0]), 5, "at_most", lambda v: f"{v:g}", percentile=0.5)
-    assert target.description == "p50 ≤ 5 (measured 2 (1–3, n=3); p50 between 1 and 3)"
+    assert (target.description, target.line) == ("p50 ≤ 5", "p50 ≤ 5 (measured 2 (1–3, n=3); p50 between 1 and 3)")
     assert target.met
 
 
 def test_target_check_on_a_percentile_pinned_to_one_sample_names_it_once() -> None:
     target = Target.check("p95 ≤ 5", Spread.of([6.0]), 5, "at_most", lambda v: f"{v:g}", percentile=0.95)
-    assert target.description == "p95 ≤ 5 (measured 6 (6–6, n=1); p95 6)"
+    assert (target.description, target.line) == ("p95 ≤ 5", "p95 ≤ 5 (measured 6 (6–6, n=1); p95 6)")
     assert target.verdict is Verdict.MISSED
 
 
