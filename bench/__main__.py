@@ -126,8 +126,12 @@ def _duration(durations: list[float | None]) -> str:
     timed = [duration for duration in durations if duration is not None]
     if not timed:
         return ""
-    untimed = f" ({len(durations) - len(timed)} section(s) not timed)" if len(timed) < len(durations) else ""
-    return f"Running every section took {sum(timed) / 60:.0f} minutes{untimed}; each section says its own time."
+    if len(timed) == len(durations):
+        return f"A run of every section took about {sum(timed) / 60:.0f} min; each section says its own time."
+    return (
+        f"The {len(timed)} timed sections took about {sum(timed) / 60:.0f} min ({len(durations) - len(timed)} "
+        "not timed yet); each section says its own time."
+    )
 
 
 def _busy_warning(sections: Iterable[str]) -> list[str]:

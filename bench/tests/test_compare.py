@@ -93,8 +93,8 @@ def test_compare_command_exits_1_on_a_difference_and_0_without(
 
 
 def test_page_states_what_a_run_of_every_section_costs() -> None:
-    assert (
-        _duration([150.0, 210.0, None])
-        == "Running every section took 6 minutes (1 section(s) not timed); each section says its own time."
+    assert _duration([150.0, 210.0]) == "A run of every section took about 6 min; each section says its own time."
+    assert _duration([150.0, 210.0, None]) == (
+        "The 2 timed sections took about 6 min (1 not timed yet); each section says its own time."
     )
     assert _duration([None]) == ""
