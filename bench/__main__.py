@@ -1,13 +1,16 @@
-"""`python -m bench [section ...]`: runs the benchmarks and writes docs/benchmarks.md.
+"""`python -m bench [section ...]`: runs the benchmarks and writes docs/benchmarks.md and each
+target's verdict to docs/bench-verdicts.json (`python -m bench.compare` compares two runs).
 
-`make bench SECTIONS="layers local" REPEATS=15` runs those sections with at least 15 interleaved
-repetitions (BENCH_REPEATS, default 9) in the sections that repeat until stable (layers, local
-model); memory repeats a third as often (at least 3), as neighbours do not move its figures. Sizes
-come from environment variables (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS,
-BENCH_WS_SIZES_KB, BENCH_WS_REPEATS, BENCH_BROWSER_SAMPLES) so a quick run fits a busy machine; the defaults take
-about 12 minutes on 2 cores. Naming sections reruns only those: the page keeps the others' last
-results. Each section records the machine's load around it and is marked busy when other
-processes took a share of the CPU meanwhile (bench/context.py).
+`make bench SECTIONS="layers local" REPEATS=40` runs those sections with at least 40 interleaved
+repetitions (BENCH_REPEATS) in the sections that repeat until stable, and never fewer than each
+section's own minimum, chosen so that a verdict on a median rests on enough repetitions to
+survive a rerun: layers 25, local model 15, scale-out 7; memory repeats a third as often (at
+least 3), as neighbours do not move its figures. Sizes come from environment variables
+(BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS, BENCH_WS_SIZES_KB, BENCH_WS_REPEATS,
+BENCH_BROWSER_SAMPLES, BENCH_STOP_SAMPLES) so a quick run fits a busy machine; the page says what
+each section took. Naming sections reruns only those: the page keeps the others' last results.
+Each section records the machine's load around it and is marked busy when other processes took a
+share of the CPU meanwhile (bench/context.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 from bench.compare import load_verdicts, write_verdicts
 from bench.context import BUSY_MARK, BUSY_SHARE, Probe
 from bench.report import Section, machine_description
-from bench.stats import Repetition
+from bench.stats import RESAMPLES, STEADY_AGREEMENT, Repetition
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 VERDICTS = DOCS / "bench-verdicts.json"
@@ -48,14 +51,21 @@ def _sections() -> dict[str, Callable[[], Section]]:
     from bench.stop_latency import measure_stop_latency
     from bench.websocket_cost import measure_websocket_cost
 
-    # 9: the median's bounds are then the 2nd and 8th repetition, so no single one decides them.
+    # A median judged on n repetitions lies between two order statistics (bench.stats): the 2nd and
+    # 8th of 9, the 4th and 12th of 15, the 8th and 18th of 25, so no few repetitions decide it.
     repeats = _env_int("BENCH_REPEATS", 9)
+    # Layers: the overheads sit near their limits (+5%, +25%) and the paired CPU ratios spread
+    # ±15% on a shared machine, so the verdict needs many repetitions; 5,000 chunks a run (about
+    # 4 s a repetition) fits twice as many in the budget as 10,000 did, and runs closer together
+    # in time share more of the machine's noise.
+    layers_rule = Repetition(max(repeats, 25), 61, 0.02, 240)
     return {
-        "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 10_000), Repetition(repeats, 25, 0.02, 150)),
+        "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 5_000), layers_rule),
         "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "100,200,500"), DOCS),
-        "local": lambda: measure_local_model(Repetition(repeats, 15, 0.05, 90)),
+        "local": lambda: measure_local_model(Repetition(max(repeats, 15), 30, 0.05, 150)),
         "local_prompt": lambda: measure_local_prompt(),
-        "stop": lambda: measure_stop_latency(),
+        # Cheap (a few ms each): 120 samples put the p95's upper bound below the slowest one.
+        "stop": lambda: measure_stop_latency(_env_int("BENCH_STOP_SAMPLES", 120)),
         "memory": lambda: measure_memory(_env_int("BENCH_MEMORY_CHUNKS", 100_000), max(3, repeats // 3)),
         "websocket": lambda: measure_websocket_cost(
             os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS, _env_int("BENCH_WS_REPEATS", 3)
@@ -108,6 +118,9 @@ def main(argv: list[str]) -> int:
         "side by side), and treat absolute numbers as this machine's. A target is **met** when the whole spread "
         "meets it (or, for a target on a percentile, where that percentile lies), **MISSED** when none of it "
         "does, and **inconclusive** when the spread straddles the limit; each target says what it is judged on. "
+        f"A verdict marked 'a rerun may differ' is one that fewer than {STEADY_AGREEMENT:.0%} of {RESAMPLES:,} "
+        "bootstrap resamples of its own samples reproduce (resamples stay within the measured range, so for a "
+        "verdict on min–max this is optimistic); quote only the others. "
         f"The verdicts are also in `{VERDICTS.name}` (`python -m bench.compare OLD NEW` lists what changed "
         f"between two runs; `make bench-twice` runs twice and compares). {_duration(durations)}",
         *_busy_warning(sections.values()),

@@ -60,13 +60,18 @@ def differences(old: Verdicts, new: Verdicts) -> list[str]:
         pairs, only_old, only_new = _paired(old[title]["targets"], new[title]["targets"])
         lines += [
             f"{title}: {after['target']}: {before['verdict']} -> {after['verdict']}{busy} "
-            f"(measured {before['measured'] or '–'}, then {after['measured'] or '–'})"
+            f"(measured {before['measured'] or '–'}, then {after['measured'] or '–'}{_foreseen(before)})"
             for before, after in pairs
             if before["verdict"] != after["verdict"]
         ]
         lines += [f"{title}: {target['target']}: only in the old run" for target in only_old]
         lines += [f"{title}: {target['target']}: only in the new run" for target in only_new]
     return lines
+
+
+def _foreseen(target: TargetRecord) -> str:
+    agreement = target.get("agreement")
+    return "" if agreement is None else f"; {agreement:.0%} of the first run's resamples gave its verdict"
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,7 @@ class TargetRecord(TypedDict):
     target: str
     verdict: str  # a Verdict's value
     measured: str
+    agreement: float | None  # the share of resampled runs with the same verdict (bench.stats.agreement)
 
 
 class SectionRecord(TypedDict):
@@ -43,7 +44,7 @@ class Section:
         lines.append("|" + "|".join("---" for _ in self.header) + "|")
         lines += ["| " + " | ".join(row) + " |" for row in self.rows]
         lines.append("")
-        lines += [f"- Target: {target.line} — **{target.verdict.value}**" for target in self.targets]
+        lines += [f"- Target: {target.line} — **{target.verdict.value}**{_unsteady(target)}" for target in self.targets]
         lines += [f"- {note}" for note in self.notes]
         ran = [] if self.duration_s is None else [f"This section took {self.duration_s:.0f} s."]
         if self.context is not None:
@@ -59,10 +60,21 @@ class Section:
             "duration_s": None if self.duration_s is None else round(self.duration_s, 1),
             "busy": self.context is not None and self.context.busy,
             "targets": [
-                {"target": target.description, "verdict": target.verdict.value, "measured": target.measured}
+                {
+                    "target": target.description,
+                    "verdict": target.verdict.value,
+                    "measured": target.measured,
+                    "agreement": target.agreement,
+                }
                 for target in self.targets
             ],
         }
+
+
+def _unsteady(target: Target) -> str:
+    if target.steady:
+        return ""
+    return f" (a rerun may differ: {target.agreement:.0%} of resampled runs give this verdict)"
 
 
 def machine_description() -> str:

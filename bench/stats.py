@@ -8,9 +8,11 @@ the benchmark page reports figures through this module.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,6 +99,7 @@ def _quantile(samples: Sequence[float], fraction: float) -> float:
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
+@functools.cache  # the same few (n, percentile) pairs, judged again for every resample
 def _rank_bounds(n: int, fraction: float, tail: float) -> tuple[int, int]:
     """1-based ranks (l, u) with P(fewer than l samples below the percentile) ≤ tail and
     P(u or more below it) ≤ tail, widened to 1 and n where n is too small for that."""
@@ -156,6 +159,25 @@ def judge(spread: Spread, limit: float, direction: Direction, percentile: float 
     return Verdict.INCONCLUSIVE
 
 
+# A verdict that fewer resamples than this reproduce is marked on the page: a rerun may differ.
+STEADY_AGREEMENT = 0.9
+RESAMPLES = 1000
+
+
+def agreement(spread: Spread, limit: float, direction: Direction, percentile: float | None = None) -> float:
+    """The share of bootstrap resamples of `spread` (n draws with replacement, a fixed seed) that
+    `judge` gives the same verdict: how likely a rerun drawing from the same distribution is to
+    agree. Resamples never leave the measured range, so for a verdict on min–max it is an upper
+    bound (a rerun can measure beyond it)."""
+    verdict = judge(spread, limit, direction, percentile)
+    draw = random.Random(0)
+    same = sum(
+        judge(Spread(tuple(draw.choices(spread.samples, k=spread.n))), limit, direction, percentile) is verdict
+        for _ in range(RESAMPLES)
+    )
+    return same / RESAMPLES
+
+
 def _meets(value: float, limit: float, direction: Direction) -> bool:
     return value <= limit if direction == "at_most" else value >= limit
 
@@ -167,6 +189,12 @@ class Target:
     description: str  # what is asked; the same text from run to run, so two runs' verdicts pair up
     verdict: Verdict
     measured: str = ""  # the figures the verdict rests on
+    agreement: float | None = None  # `agreement` of a measured spread; None for a count
+
+    @property
+    def steady(self) -> bool:
+        """Whether a rerun would most likely give the same verdict (counts always do)."""
+        return self.agreement is None or self.agreement >= STEADY_AGREEMENT
 
     @property
     def line(self) -> str:
@@ -190,7 +218,8 @@ class Target:
             low, high = spread.percentile_bounds(percentile)
             where = unit(low) if low == high else f"between {unit(low)} and {unit(high)}"
             measured += f"; p{percentile * 100:g} {where}"
-        return cls(description, judge(spread, limit, direction, percentile), measured)
+        verdict = judge(spread, limit, direction, percentile)
+        return cls(description, verdict, measured, agreement(spread, limit, direction, percentile))
 
     @classmethod
     def counted(cls, description: str, met: bool, measured: str = "") -> Target:

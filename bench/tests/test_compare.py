@@ -13,8 +13,8 @@ from bench.report import Section, SectionRecord, TargetRecord
 from bench.stats import Spread, Target
 
 
-def _target(text: str, verdict: str, measured: str = "1 (1–1, n=1)") -> TargetRecord:
-    return {"target": text, "verdict": verdict, "measured": measured}
+def _target(text: str, verdict: str, measured: str = "1 (1–1, n=1)", agreement: float | None = 1.0) -> TargetRecord:
+    return {"target": text, "verdict": verdict, "measured": measured, "agreement": agreement}
 
 
 def _record(*targets: TargetRecord, busy: bool = False, duration_s: float | None = 10.0) -> SectionRecord:
@@ -28,9 +28,12 @@ def test_same_verdicts_make_no_difference_whatever_was_measured() -> None:
 
 
 def test_a_changed_verdict_is_listed_with_both_measurements() -> None:
-    old = {"1. Layers": _record(_target("overhead ≤ 5%", "met", "+2.0%"), _target("API ≤ 25%", "met"))}
+    old = {"1. Layers": _record(_target("overhead ≤ 5%", "met", "+2.0%", 0.8), _target("API ≤ 25%", "met"))}
     new = {"1. Layers": _record(_target("overhead ≤ 5%", "inconclusive", "+4.0%"), _target("API ≤ 25%", "met"))}
-    assert differences(old, new) == ["1. Layers: overhead ≤ 5%: met -> inconclusive (measured +2.0%, then +4.0%)"]
+    assert differences(old, new) == [
+        "1. Layers: overhead ≤ 5%: met -> inconclusive (measured +2.0%, then +4.0%; 80% of the first run's "
+        "resamples gave its verdict)"
+    ]
 
 
 def test_a_change_in_a_busy_run_says_so() -> None:
@@ -40,11 +43,9 @@ def test_a_change_in_a_busy_run_says_so() -> None:
 
 
 def test_targets_whose_text_holds_a_count_pair_up_in_order() -> None:
-    old = {"Scale-out": _record(_target("nothing lost (lost: 0)", "met"), _target("2 workers ≥ 1.6x", "MISSED"))}
-    new = {"Scale-out": _record(_target("nothing lost (lost: 3)", "MISSED"), _target("2 workers ≥ 1.6x", "MISSED"))}
-    assert differences(old, new) == [
-        "Scale-out: nothing lost (lost: 3): met -> MISSED (measured 1 (1–1, n=1), then 1 (1–1, n=1))"
-    ]
+    old = {"Scale-out": _record(_target("nothing lost (lost: 0)", "met", "", None), _target("2 workers", "MISSED"))}
+    new = {"Scale-out": _record(_target("nothing lost (lost: 3)", "MISSED", "", None), _target("2 workers", "MISSED"))}
+    assert differences(old, new) == ["Scale-out: nothing lost (lost: 3): met -> MISSED (measured –, then –)"]
 
 
 def test_sections_and_targets_only_one_run_has_are_listed() -> None:
@@ -70,12 +71,20 @@ def test_a_section_record_keeps_target_text_verdict_and_measurement_apart(tmp_pa
             "duration_s": 12.3,
             "busy": True,
             "targets": [
-                {"target": "overhead ≤ 5%", "verdict": "inconclusive", "measured": "1.04 (1.01–1.07, n=2)"},
-                {"target": "nothing lost", "verdict": "met", "measured": "lost 0"},
+                {
+                    "target": "overhead ≤ 5%",
+                    "verdict": "inconclusive",
+                    "measured": "1.04 (1.01–1.07, n=2)",
+                    "agreement": 0.533,
+                },
+                {"target": "nothing lost", "verdict": "met", "measured": "lost 0", "agreement": None},
             ],
         }
     }
-    assert "- This section took 12 s. **Busy machine**" in section.to_markdown()
+    markdown = section.to_markdown()
+    assert "— **inconclusive** (a rerun may differ: 53% of resampled runs give this verdict)" in markdown
+    assert "— **met**\n" in markdown  # a count is what it is
+    assert "- This section took 12 s. **Busy machine**" in markdown
 
 
 def test_compare_command_exits_1_on_a_difference_and_0_without(

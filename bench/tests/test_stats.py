@@ -7,10 +7,12 @@ import gc
 import pytest
 
 from bench.stats import (
+    STEADY_AGREEMENT,
     Repetition,
     Spread,
     Target,
     Verdict,
+    agreement,
     gc_paused,
     judge,
     paired_differences,
@@ -179,3 +181,23 @@ def test_gc_paused_turns_the_collector_back_on_after_an_error() -> None:
         assert not gc.isenabled()
         raise RuntimeError("a run failed")
     assert gc.isenabled()
+
+
+def test_agreement_of_a_verdict_far_from_its_limit_is_certain() -> None:
+    spread = Spread.of([1.00, 1.01, 1.01, 1.02, 1.02, 1.02, 1.03, 1.03, 1.04])
+    assert agreement(spread, 1.05, "at_most", percentile=0.5) == 1.0
+    assert Target.check("≤ 5%", spread, 1.05, "at_most", percentile=0.5).steady
+
+
+def test_agreement_of_a_verdict_on_the_edge_of_its_interval_is_low() -> None:
+    # n=9: the median's interval is the 2nd to 8th sample, [2, 8], and 8 just meets the limit; most
+    # resamples draw a 9 among their top two and straddle it.
+    spread = Spread.of([float(value) for value in range(1, 10)])
+    target = Target.check("p50 ≤ 8", spread, 8.0, "at_most", percentile=0.5)
+    assert target.verdict is Verdict.MET
+    assert target.agreement is not None and target.agreement < STEADY_AGREEMENT
+    assert not target.steady
+
+
+def test_a_count_is_steady() -> None:
+    assert Target.counted("nothing lost", True).steady
