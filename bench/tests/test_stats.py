@@ -201,3 +201,16 @@ def test_agreement_of_a_verdict_on_the_edge_of_its_interval_is_low() -> None:
 
 def test_a_count_is_steady() -> None:
     assert Target.counted("nothing lost", True).steady
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        (20.0, Verdict.MET),  # the p95's upper bound (the slowest of 20) is on the limit
+        (16.9, Verdict.MISSED),  # its lower bound (the 17th) is just past it
+        (17.0, Verdict.INCONCLUSIVE),  # the limit between the bounds, on the lower one
+    ],
+)
+def test_judge_on_a_high_percentile_at_the_edges_of_its_bounds(limit: float, expected: Verdict) -> None:
+    spread = Spread.of([float(rank) for rank in range(1, 21)])  # p95 of 20 lies between the 17th and the 20th
+    assert judge(spread, limit, "at_most", percentile=0.95) is expected
