@@ -74,8 +74,9 @@ def own_tree_cpu_s() -> float:
     A descendant's CPU moves into its parent's reaped-children figure when the parent waits for
     it, so the sum is unchanged by a process ending mid-section and the difference of two readings
     is what the tree spent in between. Only a process whose parent ends first leaves the tree
-    (re-parented to init) and takes its CPU to the others' side; the benchmark starts none (its
-    servers run in the foreground).
+    (re-parented to init) and takes its CPU to the others' side; of what the benchmark starts,
+    only Chromium's crash handler does (it idles): servers run in the foreground, and Chromium's
+    zygotes, GPU process and renderers stay under the browser.
     """
     me = psutil.Process()
     total = 0.0
