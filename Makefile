@@ -52,9 +52,9 @@ $(DEV): requirements-dev.txt pyproject.toml $(RUNTIME)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# make bench [SECTIONS="layers local"] [REPEATS=15]: REPEATS is the minimum number of interleaved
-# repetitions (BENCH_REPEATS, default 9; see bench/__main__.py). Writes docs/benchmarks.md and each
-# target's verdict to docs/bench-verdicts.json.
+# make bench [SECTIONS="layers local"] [REPEATS=40]: REPEATS raises the minimum number of interleaved
+# repetitions (BENCH_REPEATS; each section keeps its own floor, see bench/__main__.py). Writes
+# docs/benchmarks.md and each target's verdict to docs/bench-verdicts.json.
 BENCH_RUN = $(if $(REPEATS),BENCH_REPEATS=$(REPEATS) )$(BIN)/python -m bench $(SECTIONS)
 bench: $(DEV) browser
 	$(BENCH_RUN)
