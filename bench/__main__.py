@@ -119,8 +119,8 @@ def main(argv: list[str]) -> int:
         "meets it (or, for a target on a percentile, where that percentile lies), **MISSED** when none of it "
         "does, and **inconclusive** when the spread straddles the limit; each target says what it is judged on. "
         f"A verdict marked 'a rerun may differ' is one that fewer than {STEADY_AGREEMENT:.0%} of {RESAMPLES:,} "
-        "bootstrap resamples of its own samples reproduce (resamples stay within the measured range, so for a "
-        "verdict on min–max this is optimistic); quote only the others. "
+        "bootstrap resamples of its own samples reproduce (resamples stay within the measured range, so a met "
+        "or missed verdict on min–max is less sure than its share says); quote only the others. "
         f"The verdicts are also in `{VERDICTS.name}` (`python -m bench.compare OLD NEW` lists what changed "
         f"between two runs; `make bench-twice` runs twice and compares). {_duration(durations)}",
         *_busy_warning(sections.values()),

@@ -167,8 +167,8 @@ RESAMPLES = 1000
 def agreement(spread: Spread, limit: float, direction: Direction, percentile: float | None = None) -> float:
     """The share of bootstrap resamples of `spread` (n draws with replacement, a fixed seed) that
     `judge` gives the same verdict: how likely a rerun drawing from the same distribution is to
-    agree. Resamples never leave the measured range, so for a verdict on min–max it is an upper
-    bound (a rerun can measure beyond it)."""
+    agree. Resamples never leave the measured range, so for a verdict on min–max it cannot see a
+    rerun measuring beyond it: a met or missed verdict there is less sure than it says."""
     verdict = judge(spread, limit, direction, percentile)
     draw = random.Random(0)
     same = sum(
