@@ -58,11 +58,11 @@ def _sections() -> dict[str, Callable[[], Section]]:
     # ±15% on a shared machine, so the verdict needs many repetitions; 5,000 chunks a run (about
     # 4 s a repetition) fits twice as many in the budget as 10,000 did, and runs closer together
     # in time share more of the machine's noise.
-    layers_rule = Repetition(max(repeats, 25), 61, 0.02, 240)
+    layers_rule = Repetition(max(repeats, 25), max(repeats, 61), 0.02, 240)
     return {
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 5_000), layers_rule),
         "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "100,200,500"), DOCS),
-        "local": lambda: measure_local_model(Repetition(max(repeats, 15), 30, 0.05, 150)),
+        "local": lambda: measure_local_model(Repetition(max(repeats, 15), max(repeats, 30), 0.05, 150)),
         "local_prompt": lambda: measure_local_prompt(),
         # Cheap (a few ms each): 120 samples put the p95's upper bound below the slowest one.
         "stop": lambda: measure_stop_latency(_env_int("BENCH_STOP_SAMPLES", 120)),
