@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import psutil
+import pytest
 
 from bench.context import machine_cpu_s, own_tree_cpu_s
 
@@ -70,3 +74,15 @@ def test_own_tree_counts_live_children_grandchildren_and_ended_children_but_not_
     # a little. Counting the unrelated process too would add 0.6 s.
     assert 3 * BURN_S * 0.9 <= ours <= 3 * BURN_S + 0.4
     assert others >= UNRELATED_BURN_S * 0.8
+
+
+def test_a_child_counts_once_whether_it_is_reaped_or_not() -> None:
+    before = own_tree_cpu_s()
+    process = subprocess.Popen([sys.executable, "-c", BURN + f"burn({BURN_S})"])
+    os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)  # ended, left unreaped
+    assert psutil.Process(process.pid).status() == psutil.STATUS_ZOMBIE
+    unreaped = own_tree_cpu_s() - before
+    process.wait()
+    reaped = own_tree_cpu_s() - before
+    assert BURN_S * 0.9 <= unreaped <= BURN_S + 0.1
+    assert reaped == pytest.approx(unreaped, abs=0.03)  # its CPU moved into ours as a reaped child's
