@@ -7,6 +7,12 @@ DEV := $(VENV)/.dev-installed
 # llama-cpp-python compiles from source; use both cores. pip's wheel cache (~/.cache/pip)
 # keeps the built wheel, so a second venv installs it in seconds.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+# Portable x86-64-v3 kernels instead of -march=native: a native build enables ggml's AMX kernels
+# on Sapphire Rapids, which segfault in some VMs (llama.cpp #20824), and a native wheel from pip's
+# cache can crash on another CPU. Set CMAKE_ARGS yourself to build otherwise.
+ifeq ($(shell uname -m),x86_64)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
 API_PORT ?= 8000
 SOAK_MINUTES ?= 3
 BACKEND ?= local
@@ -43,6 +49,7 @@ $(VENV)/bin/python:
 # requirements.txt installs this project (editable) with the local model: pins are in pyproject.toml.
 $(RUNTIME): requirements.txt pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install -r requirements.txt
+	./scripts/check-local-model.sh $(BIN)/python
 	touch $@
 
 $(DEV): requirements-dev.txt pyproject.toml $(RUNTIME)
