@@ -9,20 +9,33 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Literal
 
 from bench.load_client import Level, Served, outcome_cells, run_level
 from bench.report import Section, fmt_ms, fmt_us, spread_cell
-from bench.servers import CHUNK_CHARS, ListeningServer, Workers, adk_server, fake_gemini, raise_fd_limit, reply_env
+from bench.servers import (
+    CHUNK_CHARS,
+    ListeningServer,
+    ServerProcess,
+    Workers,
+    adk_server,
+    create_database,
+    fake_gemini,
+    raise_fd_limit,
+    reply_env,
+)
 from bench.sse_clients import ADK, OURS, Protocol
 from bench.stats import Spread, Target, paired_ratios
 from streaming_core.testing.datastores import PostgresServer, RedisServer
 
 GEMINI_CHUNKS, GEMINI_DELAY = 12, 0.03  # as api_load's fake Gemini: what a new user tried in issue 11
 PACED_STREAMS, PACED_CHUNKS, PACED_DELAY = 100, 12, 0.03  # the paced scripted load of 1 against 2 workers
-FEWER_ABOVE = 200  # levels above this many conversations run one repetition less (they take longest)
+# Levels above this many conversations run once: a round of every configuration at 500 takes about
+# two minutes here, and the section must stay under ~8 minutes.
+ONCE_ABOVE = 200
 WARM_UP_STREAMS = 5
 SCALING = 1.6
 
@@ -93,16 +106,42 @@ class Run:
 Results = dict[tuple[Config, int], list[Run]]
 
 
-def _start(config: Config, stack: ExitStack, env: dict[str, str], redis: RedisServer, postgres: PostgresServer,
-           data: str, index: int) -> Served:  # fmt: skip
+def _server(config: Config, env: dict[str, str], redis: RedisServer, postgres: PostgresServer, data: str,
+            index: int) -> Workers | ServerProcess:  # fmt: skip
     sqlite = f"sqlite:///{data}/{config.server}-{index}.db"
-    sessions = {"memory": "memory://", "sqlite": sqlite, "postgresql": postgres.url}[config.sessions]
+    if config.sessions == "postgresql":  # a database each: ADK's first start creates its tables, racing another's
+        sessions = create_database(postgres, f"{config.server}_{index}")
+    else:
+        sessions = {"memory": "memory://", "sqlite": sqlite}[config.sessions]
     if config.server == "adk":
-        return stack.enter_context(adk_server(env, sessions))
+        return adk_server(env, sessions)
     runs = redis.url.rsplit("/", 1)[0] + f"/{index}" if config.redis_runs else "memory://"  # a Redis db each
     stores = {"SESSION_SERVICE_URI": sessions, "RUN_STORE_URL": runs}
     paced = {"BENCH_BACKEND": "scripted", "BENCH_COALESCE": "0"} if config.paced else {}
-    return stack.enter_context(Workers(env | stores | paced, config.workers))
+    return Workers(env | stores | paced, config.workers)
+
+
+def _start_together(stack: ExitStack, servers: list[Workers | ServerProcess]) -> None:
+    """Starts every server at once (each spends seconds importing ADK, on whichever core is free);
+    those that started are stopped with `stack`, and the first that did not raises."""
+
+    def start(server: Workers | ServerProcess) -> BaseException | None:
+        try:
+            server.__enter__()
+        except Exception as error:  # a server that fails to start stops itself; the others must be stopped
+            return error
+        return None
+
+    # The pool's threads must outlive the servers: Linux sends a server its parent-death signal
+    # (PR_SET_PDEATHSIG, set by ServerProcess) when the *thread* that started it ends.
+    pool = stack.enter_context(ThreadPoolExecutor(len(servers)))
+    failures = list(pool.map(start, servers))
+    for server, failure in zip(servers, failures, strict=True):
+        if failure is None:
+            stack.push(server.__exit__)
+    for failure in failures:
+        if failure is not None:
+            raise failure
 
 
 async def _measure(served: dict[Config, Served], stores: list[ListeningServer], levels: list[int],
@@ -126,7 +165,7 @@ async def _measure(served: dict[Config, Served], stores: list[ListeningServer], 
 
 
 def _repeats_at(streams: int, repeats: int) -> int:
-    return max(1, repeats - 1) if streams > FEWER_ABOVE else repeats
+    return 1 if streams > ONCE_ABOVE else repeats
 
 
 def measure_scale_out(levels_spec: str, repeats: int, paced_streams: int = PACED_STREAMS) -> Section:
@@ -140,10 +179,12 @@ def measure_scale_out(levels_spec: str, repeats: int, paced_streams: int = PACED
         fake = stack.enter_context(fake_gemini(GEMINI_CHUNKS, GEMINI_DELAY))
         gemini = reply_env(GEMINI_CHUNKS, CHUNK_CHARS, GEMINI_DELAY) | fake
         paced = reply_env(PACED_CHUNKS, CHUNK_CHARS, PACED_DELAY)
-        served = {
-            config: _start(config, stack, paced if config.paced else gemini, redis, postgres, data, index)
+        servers = {
+            config: _server(config, paced if config.paced else gemini, redis, postgres, data, index)
             for index, config in enumerate([*GEMINI_CONFIGS, PACED_1, PACED_2], start=1)
         }
+        _start_together(stack, list(servers.values()))
+        served: dict[Config, Served] = dict(servers)
         results = asyncio.run(_measure(served, stores, levels, repeats, paced_streams))
     return _section(levels, repeats, results)
 
@@ -153,9 +194,12 @@ def _cell(runs: list[Run], value: Callable[[Run], float | None], unit: Callable[
     return spread_cell(Spread.of(values), unit) if values else "–"
 
 
+def _per_chunk(run: Run, cpu_s: float) -> float | None:
+    return cpu_s / run.level.chunks if run.level.chunks else None
+
+
 def _row(config: Config, streams: int, runs: list[Run]) -> list[str]:
     levels = [run.level for run in runs]
-    per_chunk = fmt_us
     return [
         config.label,
         str(streams),
@@ -166,14 +210,14 @@ def _row(config: Config, streams: int, runs: list[Run]) -> list[str]:
         _cell(runs, lambda run: run.level.gap_p99(), fmt_ms),
         _cell(runs, lambda run: run.level.wall_s, lambda s: f"{s:.2f} s"),
         _cell(runs, lambda run: run.level.throughput, lambda v: f"{v:.0f}"),
-        _cell(runs, lambda run: run.level.cpu_per_chunk or None, per_chunk),
-        _cell(runs, lambda run: run.store_cpu_s / run.level.chunks if config.uses_stores else None, per_chunk),
-        _cell(runs, lambda run: run.level.client_cpu_s / run.level.chunks if run.level.chunks else None, per_chunk),
+        _cell(runs, lambda run: _per_chunk(run, run.level.server_cpu_s), fmt_us),
+        _cell(runs, lambda run: _per_chunk(run, run.store_cpu_s) if config.uses_stores else None, fmt_us),
+        _cell(runs, lambda run: _per_chunk(run, run.level.client_cpu_s), fmt_us),
     ]
 
 
 def _section(levels: list[int], repeats: int, results: Results) -> Section:
-    fewer = [streams for streams in levels if streams > FEWER_ABOVE]
+    once = [streams for streams in levels if streams > ONCE_ABOVE]
     section = Section(
         title="Scale-out: workers over PostgreSQL + Redis",
         intro=(
@@ -188,8 +232,8 @@ def _section(levels: list[int], repeats: int, results: Results) -> Section:
             "processes, and only the Redis run store shares them (SQLite itself is safe across processes: WAL, "
             "and a write lock held by the other worker is waited for). Every configuration runs at each level in "
             f"turn, who goes first rotating; {repeats} repetitions"
-            + (f", {_repeats_at(fewer[0], repeats)} at {', '.join(map(str, fewer))} conversations (the longest "
-               "runs), " if fewer else ", ")
+            + (f", once at {', '.join(map(str, once))} conversations (the longest runs, to keep the section "
+               "under ~8 minutes: those rows have no spread), " if once else ", ")
             + "n per row. Last rows: the paced scripted model in the workers' process "
             f"({_paced(results)[0][0].level.streams} conversations, {PACED_CHUNKS} chunks "
             f"{PACED_DELAY * 1000:.0f} ms apart, coalescing "

@@ -4,6 +4,7 @@ our SSE API (`create_bench_app`, one process or workers on one port) and ADK's `
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import sys
@@ -12,13 +13,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Self
 
+import asyncpg
 import psutil
 from fastapi import FastAPI
 
 from streaming_core.api.app import create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
-from streaming_core.testing.datastores import free_port
+from streaming_core.testing.datastores import POSTGRES_USER, PostgresServer, free_port
 from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario
 from streaming_core.testing.processes import UNLIMITED_QUOTAS, ServerProcess
 from streaming_core.tools import DEMO_TOOLS
@@ -127,6 +129,20 @@ class ListeningServer:
                 continue
             total += times.user + times.system
         return float(total)
+
+
+def create_database(server: PostgresServer, name: str) -> str:
+    """A new database `name` on `server`; its URL in the form `server.url` has (asyncpg, for ADK's service)."""
+
+    async def create() -> None:
+        connection = await asyncpg.connect(host="127.0.0.1", port=server.port, user=POSTGRES_USER, database="postgres")
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
 
 
 @contextmanager
