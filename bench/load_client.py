@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ async def _stream(client: httpx.AsyncClient, protocol: Protocol, index: int, lev
     try:
         async with aconnect_sse(client, request.method, request.path, **request.options) as source:
             if source.response.status_code != 200:
-                level.errors[f"HTTP {source.response.status_code}"] += 1
+                level.errors[f"HTTP {source.response.status_code} {await _refusal(source.response)}".rstrip()] += 1
                 return
             async for event in source.aiter_sse():
                 kind = protocol.classify(event)
@@ -111,7 +112,7 @@ async def _stream(client: httpx.AsyncClient, protocol: Protocol, index: int, lev
                     arrivals.append(time.perf_counter())
                     chars += len(protocol.text_of(event))
                 elif kind == "error":
-                    level.errors["error event"] += 1
+                    level.errors[f"error event ({protocol.error_of(event)})"] += 1
                     return
                 ended = ended or kind == "end"
     except (httpx.HTTPError, SSEError, ValueError) as error:  # ValueError: an event that is not JSON
@@ -125,6 +126,16 @@ async def _stream(client: httpx.AsyncClient, protocol: Protocol, index: int, lev
     level.events += len(arrivals)
     level.ttfc.append(arrivals[0] - start)
     level.gaps += [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+
+
+async def _refusal(response: httpx.Response) -> str:
+    """The error code of a refused request's JSON body (ours: `{"error": code}`), if it has one."""
+    body = (await response.aread()).decode(errors="replace")
+    try:
+        error = json.loads(body).get("error") if body.startswith("{") else None
+    except ValueError:
+        return ""
+    return error if isinstance(error, str) else ""
 
 
 async def _sample_rss(server: Served, level: Level) -> None:

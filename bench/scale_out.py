@@ -303,7 +303,20 @@ def _notes(results: Results, streams: int) -> list[str]:
     client_share = median(two, lambda run: run.level.client_cpu_s / (cores * run.level.wall_s))
     store_share = median(two, lambda run: run.store_cpu_s / run.total_cpu_s)
     ours, adk = results[(OURS_PG_2, streams)], results[(ADK_MEMORY, streams)]
-    return [
+    store_losses = sum(count for (config, _), runs in results.items() if config.server == "ours" for run in runs
+                       for reason, count in run.level.errors.items() if "store" in reason)  # fmt: skip
+    bounds_loss = (
+        [
+            f"What lost our answers ({store_losses} of them): `store` / `store_unavailable` is the conversation "
+            "store not answering in time. On PostgreSQL each worker's SQLAlchemy pool (10 connections + 20 "
+            "overflow, `streaming_core/stores/sessions.py`) is waited on for at most 10 s; with hundreds of turns "
+            "per worker on 2 shared cores, turns queue behind it longer than that (the workers log 'QueuePool "
+            "limit of size 10 overflow 20 reached'), and the turn ends with an error event or a 503, never a hang."
+        ]
+        if store_losses
+        else []
+    )
+    return bounds_loss + [
         "How the client's CPU is accounted for: on 2 cores the load generator (one asyncio process decoding "
         f"every event) competes with the workers; with 2 workers it took {client_share:.0%} of the machine's CPU "
         "time during a run (client CPU/chunk above). The scaling target is judged on capacity: what the servers' "
