@@ -316,7 +316,8 @@ def _notes(results: Results, streams: int) -> list[str]:
         if store_losses
         else []
     )
-    return bounds_loss + [
+    return [
+        *bounds_loss,
         "How the client's CPU is accounted for: on 2 cores the load generator (one asyncio process decoding "
         f"every event) competes with the workers; with 2 workers it took {client_share:.0%} of the machine's CPU "
         "time during a run (client CPU/chunk above). The scaling target is judged on capacity: what the servers' "
