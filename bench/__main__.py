@@ -72,7 +72,9 @@ def _sections() -> dict[str, Callable[[], Section]]:
         ),
         "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
         "browser_stop": lambda: measure_browser_stop_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
-        "scale_out": lambda: measure_scale_out(_env_int("BENCH_SCALE_STREAMS", 100), 12, max(7, repeats)),
+        "scale_out": lambda: measure_scale_out(
+            os.environ.get("BENCH_SCALE_LEVELS") or "100,200,500", _env_int("BENCH_SCALE_REPEATS", 3)
+        ),
     }
 
 

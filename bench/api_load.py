@@ -4,27 +4,30 @@ the paced scripted model and Gemini through google-genai (a local fake), session
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import tempfile
-import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-from httpx_sse import SSEError, aconnect_sse
-
 from bench.load_chart import plot_load
+from bench.load_client import Level, median_of, outcome_cells, run_level
 from bench.report import Section, fmt_ms, fmt_us
-from bench.servers import ServerProcess, adk_server, our_server, raise_fd_limit, reply_env, store_env
+from bench.servers import (
+    CHUNK_CHARS,
+    ServerProcess,
+    adk_server,
+    fake_gemini,
+    our_server,
+    raise_fd_limit,
+    reply_env,
+    store_env,
+)
 from bench.sse_clients import ADK, OURS, Protocol
 from bench.stats import Spread, Target, paired_ratios
-from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario
 
-CHUNKS, CHUNK_CHARS, CHUNK_DELAY = 100, 10, 0.01  # the paced scripted model: 1 s per answer unloaded
+CHUNKS, CHUNK_DELAY = 100, 0.01  # the paced scripted model: 1 s per answer unloaded
 GEMINI_CHUNKS, GEMINI_DELAY = 12, 0.03  # the fake Gemini: what a new user tried in issue 12
 WARM_UP_STREAMS = 10
 WALL_RATIO, CHART = 1.2, "bench-api-load.png"
@@ -51,109 +54,6 @@ CASES = [Case(model, store) for model in ("paced", "gemini") for store in ("memo
 Key = tuple[Case, str, int]  # (case, server, concurrent streams)
 
 
-@dataclass
-class Level:
-    """One server at one concurrency, one repetition: what its streams saw and what it cost."""
-
-    server: str
-    streams: int
-    expected_chunks: int = CHUNKS
-    ttfc: list[float] = field(default_factory=list)
-    gaps: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    chars: int = 0
-    events: int = 0  # chunk events: fewer than the model's chunks where our seam joined deltas
-    wall_s: float = 0.0
-    server_cpu_s: float = 0.0
-    client_cpu_s: float = 0.0
-    peak_rss: int = 0
-
-    @property
-    def completed(self) -> int:
-        return self.streams - self.errors.total()
-
-    @property
-    def chunks(self) -> float:
-        """The model's chunks delivered (CHUNK_CHARS characters each), however many events carried them."""
-        return self.chars / CHUNK_CHARS
-
-    @property
-    def events_per_answer(self) -> float:
-        return self.events / self.completed if self.completed else 0.0
-
-    @property
-    def throughput(self) -> float:
-        """Text chunks delivered per second of wall time, all streams together."""
-        return self.chunks / self.wall_s
-
-    @property
-    def cpu_per_chunk(self) -> float:
-        return self.server_cpu_s / self.chunks if self.chunks else 0.0
-
-    def ttfc_p(self, q: float) -> float | None:
-        return _percentile(self.ttfc, q)
-
-    def gap_p99(self) -> float | None:
-        return _percentile(self.gaps, 0.99)
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    return sorted(values)[int(q * (len(values) - 1))] if values else None
-
-
-async def _stream(client: httpx.AsyncClient, protocol: Protocol, index: int, level: Level) -> None:
-    request = protocol.request(index)
-    start = time.perf_counter()
-    arrivals: list[float] = []
-    chars = 0
-    ended = False
-    try:
-        async with aconnect_sse(client, request.method, request.path, **request.options) as source:
-            if source.response.status_code != 200:
-                level.errors[f"HTTP {source.response.status_code}"] += 1
-                return
-            async for event in source.aiter_sse():
-                kind = protocol.classify(event)
-                if kind == "chunk":
-                    arrivals.append(time.perf_counter())
-                    chars += len(protocol.text_of(event))
-                elif kind == "error":
-                    level.errors["error event"] += 1
-                    return
-                ended = ended or kind == "end"
-    except (httpx.HTTPError, SSEError, ValueError) as error:  # ValueError: an event that is not JSON
-        level.errors[type(error).__name__] += 1
-        return
-    level.chars += chars
-    # Complete by its text, not its event count: our seam may join chunks a slow reader left waiting.
-    if not ended or chars != level.expected_chunks * CHUNK_CHARS:
-        level.errors[f"incomplete ({chars} characters)"] += 1
-        return
-    level.events += len(arrivals)
-    level.ttfc.append(arrivals[0] - start)
-    level.gaps += [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-
-
-async def _sample_rss(server: ServerProcess, level: Level) -> None:
-    while True:
-        level.peak_rss = max(level.peak_rss, server.rss())
-        await asyncio.sleep(0.1)
-
-
-async def run_level(server: ServerProcess, protocol: Protocol, streams: int, chunks: int = CHUNKS) -> Level:
-    """`streams` new conversations at once, each one request read to its end, over one connection each."""
-    level = Level(protocol.name, streams, chunks)
-    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
-    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=300) as client:
-        sampler = asyncio.create_task(_sample_rss(server, level))
-        cpu, client_cpu, start = server.cpu_seconds(), time.process_time(), time.perf_counter()
-        await asyncio.gather(*(_stream(client, protocol, index, level) for index in range(streams)))
-        level.wall_s = time.perf_counter() - start
-        level.server_cpu_s, level.client_cpu_s = server.cpu_seconds() - cpu, time.process_time() - client_cpu
-        sampler.cancel()
-    return level
-
-
 async def _measure(
     case: Case, servers: list[tuple[ServerProcess, Protocol]], levels: list[int], repeats: int
 ) -> dict[Key, list[Level]]:
@@ -174,15 +74,15 @@ def _model_env(case: Case) -> Iterator[dict[str, str]]:
     if case.model == "paced":
         yield env
         return
-    reply = Scenario.reply("x" * (GEMINI_CHUNKS * CHUNK_CHARS), chunks=GEMINI_CHUNKS, delay=GEMINI_DELAY)
-    with FakeGeminiServer(default=reply, keep=0) as fake:
-        yield env | {"BENCH_BACKEND": "gemini", "GOOGLE_API_KEY": "bench-key", "GOOGLE_GEMINI_BASE_URL": fake.base_url}
+    with fake_gemini(GEMINI_CHUNKS, GEMINI_DELAY) as gemini:
+        yield env | gemini
 
 
 def _measure_case(case: Case, levels: list[int], repeats: int) -> dict[Key, list[Level]]:
     with _model_env(case) as env, tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         ours_db, adk_db = (Path(tmp) / "ours.db", Path(tmp) / "adk.db") if case.store == "sqlite" else (None, None)
-        with our_server(env | store_env(ours_db)) as ours, adk_server(env, adk_db) as adk:
+        adk_sessions = "memory://" if adk_db is None else f"sqlite:///{adk_db}"
+        with our_server(env | store_env(ours_db)) as ours, adk_server(env, adk_sessions) as adk:
             return asyncio.run(_measure(case, [(ours, OURS), (adk, ADK)], levels, repeats))
 
 
@@ -224,25 +124,14 @@ def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -
     return section
 
 
-def _median(values: list[float | None]) -> float | None:
-    present = [value for value in values if value is not None]
-    return Spread.of(present).median if present else None
-
-
 def _row(case: Case, runs: list[Level]) -> list[str]:
-    streams = runs[0].streams * len(runs)
-    lost = sum(run.errors.total() for run in runs)
-    reasons = Counter[str]()
-    for run in runs:
-        reasons.update(run.errors)
     return [
         case.label,
         str(runs[0].streams),
         runs[0].server,
-        f"{streams - lost}/{streams}",
-        ", ".join(f"{count} {reason}" for reason, count in reasons.items()) or "0",
-        fmt_ms(_median([run.ttfc_p(0.5) for run in runs])),
-        fmt_ms(_median([run.ttfc_p(0.99) for run in runs])),
+        *outcome_cells(runs),
+        fmt_ms(median_of([run.ttfc_p(0.5) for run in runs])),
+        fmt_ms(median_of([run.ttfc_p(0.99) for run in runs])),
         Spread.of([run.wall_s for run in runs]).format(lambda s: f"{s:.1f} s"),
         fmt_us(Spread.of([run.cpu_per_chunk for run in runs]).median),
         f"{Spread.of([run.events_per_answer for run in runs]).median:.0f}",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
 if TYPE_CHECKING:
-    from bench.api_load import Level
+    from bench.load_client import Level
 
 PANELS: list[tuple[str, Callable[[Level], float | None]]] = [
     ("TTFC p50 (ms)", lambda level: _ms(level.ttfc_p(0.5))),

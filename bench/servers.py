@@ -1,25 +1,34 @@
 """Servers for the API benchmarks, each in its own process so psutil can see its CPU and RSS:
-our SSE API (`create_bench_app`) and ADK's `adk api_server` (bench/agents), on the same agent."""
+our SSE API (`create_bench_app`, one process or workers on one port) and ADK's `adk api_server`
+(bench/agents), on the same agent; the fake Gemini they may call; the CPU of Redis and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Self
 
+import asyncpg
+import psutil
 from fastapi import FastAPI
 
 from streaming_core.api.app import create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
+from streaming_core.testing.datastores import POSTGRES_USER, PostgresServer, free_port
+from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario
 from streaming_core.testing.processes import UNLIMITED_QUOTAS, ServerProcess
 from streaming_core.tools import DEMO_TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
 ADK = Path(sys.executable).parent / "adk"
 ADK_APP = "streaming_assistant"  # the directory name under bench/agents
+CHUNK_CHARS = 10  # the load benchmarks' models send chunks of this many characters
 # Admission limits out of the way: every stream comes from one client, 127.0.0.1.
 UNLIMITED = {"API_MAX_STREAMS_PER_CLIENT": "100000", "API_RATE_PER_MINUTE": "1000000", "API_MAX_RUNS": "100000"}
 
@@ -32,8 +41,8 @@ def reply_env(chunks: int, chars: int, delay: float) -> dict[str, str]:
 def bench_config(env: Mapping[str, str] = os.environ) -> AssistantConfig:
     """The agent both servers run: the API's own tools and the scripted reply from `reply_env`, or
     Gemini (`BENCH_BACKEND=gemini`, at GOOGLE_GEMINI_BASE_URL); sessions in memory unless
-    SESSION_DB names the SQLite file (`store_env`); BENCH_COALESCE=0 turns the model seam's
-    coalescing off (every scripted chunk its own event)."""
+    SESSION_DB names the SQLite file (`store_env`) or SESSION_SERVICE_URI a store; BENCH_COALESCE=0
+    turns the model seam's coalescing off (every scripted chunk its own event)."""
     chunks, chars = int(env["BENCH_REPLY_CHUNKS"]), int(env["BENCH_REPLY_CHARS"])
     reply = ScriptedReply(text="x" * (chunks * chars), chunk_size=chars, chunk_delay=float(env["BENCH_REPLY_DELAY"]))
     backend = env.get("BENCH_BACKEND", "scripted")
@@ -41,7 +50,7 @@ def bench_config(env: Mapping[str, str] = os.environ) -> AssistantConfig:
         backend=backend,
         tools=DEMO_TOOLS,
         script=(reply,),
-        persistent="SESSION_DB" in env,
+        persistent="SESSION_DB" in env or "SESSION_SERVICE_URI" in env,
         coalesce=env.get("BENCH_COALESCE", "1") != "0",
     )
 
@@ -70,9 +79,84 @@ def our_server(env: Mapping[str, str]) -> ServerProcess:
     return ServerProcess("our SSE API", command, "/healthz", {**UNLIMITED, **UNLIMITED_QUOTAS, **env}, cwd=ROOT)
 
 
-def adk_server(env: Mapping[str, str], db: Path | None = None) -> ServerProcess:
-    """ADK's own server on the bench agent; sessions in SQLite at `db` (its SqliteSessionService)."""
-    sessions = "memory://" if db is None else f"sqlite:///{db}"
+class Workers:
+    """`count` API worker processes (`streaming_core.api.worker`) sharing one port, as `make cluster`
+    runs them; each also listens on a private port, where its health is polled and it can be warmed."""
+
+    def __init__(self, env: Mapping[str, str], count: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "streaming_core.api.worker", "--port", str(self.port),
+                   "--private-port", "{port}", "--app", "bench.servers:create_bench_app"]  # fmt: skip
+        env = {**UNLIMITED, **UNLIMITED_QUOTAS, **env}
+        self.processes = [ServerProcess(f"API worker {n}", command, "/healthz", env, cwd=ROOT) for n in range(count)]
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Self:
+        with ExitStack() as stack:
+            for process in self.processes:
+                stack.enter_context(process)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def cpu_seconds(self) -> float:
+        return sum(process.cpu_seconds() for process in self.processes)
+
+    def rss(self) -> int:
+        return sum(process.rss() for process in self.processes)
+
+
+class ListeningServer:
+    """CPU time of the server process listening on `port` and of its children, living and reaped
+    (PostgreSQL runs a backend process per connection)."""
+
+    def __init__(self, port: int) -> None:
+        pids = {c.pid for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        if len(pids) != 1 or None in pids:
+            raise RuntimeError(f"expected one process listening on port {port}, found {pids or 'none'}")
+        self._process = psutil.Process(pids.pop())
+
+    def cpu_seconds(self) -> float:
+        own = self._process.cpu_times()
+        total = own.user + own.system + own.children_user + own.children_system
+        for child in self._process.children(recursive=True):
+            try:
+                times = child.cpu_times()
+            except psutil.NoSuchProcess:  # ended meanwhile: its time is in the reaped children's
+                continue
+            total += times.user + times.system
+        return float(total)
+
+
+def create_database(server: PostgresServer, name: str) -> str:
+    """A new database `name` on `server`; its URL in the form `server.url` has (asyncpg, for ADK's service)."""
+
+    async def create() -> None:
+        connection = await asyncpg.connect(host="127.0.0.1", port=server.port, user=POSTGRES_USER, database="postgres")
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def fake_gemini(chunks: int, delay: float) -> Iterator[dict[str, str]]:
+    """The fake Gemini (a thread of this process) answering every request with `chunks` chunks of
+    CHUNK_CHARS characters `delay` s apart; yields the environment that points a server at it."""
+    reply = Scenario.reply("x" * (chunks * CHUNK_CHARS), chunks=chunks, delay=delay)
+    with FakeGeminiServer(default=reply, keep=0) as fake:
+        yield {"BENCH_BACKEND": "gemini", "GOOGLE_API_KEY": "bench-key", "GOOGLE_GEMINI_BASE_URL": fake.base_url}
+
+
+def adk_server(env: Mapping[str, str], sessions: str = "memory://") -> ServerProcess:
+    """ADK's own server on the bench agent; sessions in its service for the URI `sessions`
+    (`memory://`, `sqlite:///path`, `postgresql+asyncpg://...`, as its --session_service_uri takes)."""
     command = [str(ADK), "api_server", str(ROOT / "bench" / "agents"), "--host", "127.0.0.1", "--port", "{port}"]
     command += ["--session_service_uri", sessions, "--artifact_service_uri", "memory://", "--auto_create_session"]
     # ADK imports the agent by path; its `bench.servers` import needs the checkout on the path.

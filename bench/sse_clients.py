@@ -30,6 +30,7 @@ class Protocol:
     request: Callable[[int], StreamRequest]  # the index of the stream -> its request
     kind_of: Callable[[ServerSentEvent], Kind]
     text_of: Callable[[ServerSentEvent], str]  # a chunk event's text
+    error_of: Callable[[ServerSentEvent], str]  # an error event's reason, short
 
     def classify(self, event: ServerSentEvent) -> Kind:
         # httpx-sse dispatches an empty event after a keep-alive comment (it keeps the last
@@ -52,6 +53,10 @@ def _ours_kind(event: ServerSentEvent) -> Kind:
 
 def _ours_text(event: ServerSentEvent) -> str:
     return str(json.loads(event.data)["text"])
+
+
+def _ours_error(event: ServerSentEvent) -> str:
+    return str(json.loads(event.data).get("code", ""))
 
 
 def _adk_request(index: int) -> StreamRequest:
@@ -80,5 +85,9 @@ def _adk_text(event: ServerSentEvent) -> str:
     return "".join(part.get("text") or "" for part in parts if not part.get("thought"))
 
 
-OURS = Protocol("our SSE API", _ours_request, _ours_kind, _ours_text)
-ADK = Protocol("adk api_server /run_sse", _adk_request, _adk_kind, _adk_text)
+def _adk_error(event: ServerSentEvent) -> str:
+    return str(json.loads(event.data).get("error", ""))[:60]  # ADK sends the exception's text
+
+
+OURS = Protocol("our SSE API", _ours_request, _ours_kind, _ours_text, _ours_error)
+ADK = Protocol("adk api_server /run_sse", _adk_request, _adk_kind, _adk_text, _adk_error)
