@@ -3,8 +3,10 @@ a worker killed mid-answer losing nothing that was sent."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 
 import httpx
@@ -100,3 +102,33 @@ async def test_a_killed_worker_loses_nothing_that_was_sent(paced: Cluster, store
         body = {"query": "again", "session_id": session_id}
         again = await read_sse(client, "POST", f"{b.url}/chat/stream", json=body, timeout=60)
     assert again.text == ALPHABET and again.named("done")[0]["status"] == "completed"
+
+
+async def test_the_per_client_stream_limit_holds_across_workers(stores: Stores) -> None:
+    reply = ScriptedReply(text="abcdef", chunk_size=2, hang_after=1)  # each stream stays open
+    limits = replace(LIMITS, max_streams_per_client=2)
+    with Cluster((reply,), stores, limits=limits) as cluster:
+        a, b = cluster.workers
+        async with httpx.AsyncClient() as client:
+
+            async def new_stream(url: str) -> int:
+                async with client.stream("GET", f"{url}/chat/stream", params={"query": "hi"}) as response:
+                    return response.status_code
+
+            async with AsyncExitStack() as streams:
+                opened = [
+                    await streams.enter_async_context(
+                        client.stream("GET", f"{w.url}/chat/stream", params={"query": "hi"})
+                    )
+                    for w in (a, b)
+                ]
+                refused = [await client.get(f"{w.url}/chat/stream", params={"query": "hi"}) for w in (a, b)]
+            # Both hung up: each worker frees its slot, and either worker lets the client in again.
+            deadline = time.monotonic() + 10
+            while (again := await new_stream(b.url)) != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+    assert [response.status_code for response in opened] == [200, 200]
+    assert [response.status_code for response in refused] == [429, 429]
+    assert "2 at once" in refused[0].json()["detail"]
+    assert again == 200
