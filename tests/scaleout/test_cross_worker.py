@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
 
@@ -46,7 +46,9 @@ async def test_resume_on_another_worker_gets_the_rest_exactly_once(paced: Cluste
     assert paced.model().log.started == 1  # resumed, not asked again
 
 
-async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(stores: Stores) -> None:
+async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(
+    stores: Stores, record_property: Callable[[str, object], None]
+) -> None:
     reply = ScriptedReply(text="abcdef", chunk_size=2, hang_after=2)
     with Cluster((reply,), stores, limits=LIMITS) as cluster:
         a, b = cluster.workers
@@ -57,15 +59,19 @@ async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(stores: 
             lines = response.aiter_lines()
             while await anext(lines) != 'data: {"text":"cd"}':
                 pass
-            deleted = await client.delete(f"{b.url}/chat/runs/{response.headers['x-run-id']}")
             asked = time.monotonic()
-            rest = [line async for line in lines if line.startswith(("event:", "data:"))]
-            ended = time.monotonic() - asked
+            deleted = await client.delete(f"{b.url}/chat/runs/{response.headers['x-run-id']}")
+            rest = [await anext(lines)]
+            latency = time.monotonic() - asked  # DELETE sent on B -> A's client reads the cancel
+            rest += [line async for line in lines]
+        rest = [line for line in rest if line.startswith(("event:", "data:"))]
 
+        record_property("cancel_latency_s", round(latency, 4))
         assert deleted.status_code == 204
         assert rest[0] == "event: error" and '"code":"cancelled"' in rest[1] and rest[-1] == "data: [DONE]"
-        # The owner hears it over pub/sub in milliseconds; the bound only tells it from the 60 s grace period.
-        assert ended < 5
+        # By design the owner hears the cancel over pub/sub at once (a few ms); this bound only tells
+        # it from the 60 s grace period, and holds on a loaded machine.
+        assert latency < 5
         assert (a.model_log()["cancelled"], b.model_log()["started"]) == (1, 0)
 
 
