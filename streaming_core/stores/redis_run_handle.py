@@ -116,6 +116,6 @@ class RedisRun:
     async def _leave(self, reader: str, next_seq: int) -> None:
         pipe = self._store.redis.pipeline(transaction=False)
         pipe.zrem(keys.readers(self.id), reader)
-        pipe.hset(keys.meta(self.id), "floor", next_seq)  # with no reader left, the last one's place
+        pipe.eval(keys.SET_FLOOR, 1, keys.meta(self.id), next_seq)  # with no reader left, the last one's place
         await pipe.execute()
         await self._store.notify(self.owner, "readers", self.id)

@@ -157,7 +157,7 @@ class RedisRunStore:
         if run_id not in self._owned:
             return  # forgotten meanwhile: its keys are gone, and must not come back without an expiry
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(keys.meta(run_id), "floor", next_seq)  # with no reader left, the last one's place
+        pipe.eval(keys.SET_FLOOR, 1, keys.meta(run_id), next_seq)  # with no reader left, the last one's place
         pipe.zcard(keys.readers(run_id))
         _, elsewhere = await pipe.execute()
         self._keep_or_expire(run_id, elsewhere)
@@ -169,11 +169,16 @@ class RedisRunStore:
             await self.redis.publish(keys.worker_channel(worker_id), f"{verb} {run_id}")
 
     async def _listen(self) -> None:
-        """Cancel and reader messages for this worker's runs; resubscribes after a Redis restart."""
+        """Cancel and reader messages for this worker's runs; resubscribes after a Redis restart.
+        Delivery takes milliseconds: the owner learns of a cancel from any worker at once."""
+        subscribed_before = False
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(keys.worker_channel(self.worker_id))
+                    if subscribed_before:
+                        await self._cancel_forgotten()
+                    subscribed_before = True
                     async for message in pubsub.listen():
                         if message["type"] == "message":
                             verb, _, run_id = message["data"].decode().partition(" ")
@@ -181,6 +186,18 @@ class RedisRunStore:
             except (RedisError, OSError) as error:
                 logger.warning("run store messages interrupted: %s; reconnecting", error)
                 await asyncio.sleep(0.5)
+
+    async def _cancel_forgotten(self) -> None:
+        """Pub/sub keeps no message for a subscriber that is away: a run cancelled by another worker
+        meanwhile is known by its key, which the cancel deleted."""
+        run_ids = list(self._owned)
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.exists(keys.meta(run_id))
+        for run_id, exists in zip(run_ids, await pipe.execute(), strict=True):
+            if not exists:
+                logger.info("run %s was cancelled or lost while this worker was not listening", run_id)
+                self._cancel_owned(run_id)
 
     def _handle(self, verb: str, run_id: str) -> None:
         if verb == "cancel":
