@@ -62,6 +62,8 @@ async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(
             asked = time.monotonic()
             deleted = await client.delete(f"{b.url}/chat/runs/{response.headers['x-run-id']}")
             rest = [await anext(lines)]
+            while not rest[-1].startswith("event:"):  # the blank line ending the last chunk, the id
+                rest.append(await anext(lines))
             latency = time.monotonic() - asked  # DELETE sent on B -> A's client reads the cancel
             rest += [line async for line in lines]
         rest = [line for line in rest if line.startswith(("event:", "data:"))]
