@@ -23,9 +23,13 @@ class ResumeGap(StreamingCoreError):
 
 
 class EventBuffer(Generic[T]):
-    def __init__(self, capacity: int) -> None:
+    """`hold_for_leavers=False` lets the buffer trim past where the last reader left: for a buffer
+    that is only a cache of a log kept elsewhere (a Redis run's), whose resumes can read the log."""
+
+    def __init__(self, capacity: int, *, hold_for_leavers: bool = True) -> None:
         self.capacity = capacity
         self.closed = False
+        self._hold_for_leavers = hold_for_leavers
         self._items: list[T] = []  # seq first_seq ... last_seq
         self._first_seq = 1
         self._last_seq = 0
@@ -37,6 +41,15 @@ class EventBuffer(Generic[T]):
     @property
     def last_seq(self) -> int:
         return self._last_seq
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest seq still kept."""
+        return self._first_seq
+
+    def slowest_reader(self) -> int | None:
+        """The next seq of the attached reader furthest behind; None with no reader attached."""
+        return min(self._cursors.values(), default=None)
 
     async def put(self, item: T) -> None:
         """Appends `item`, first waiting while the slowest reader is `capacity` events behind."""
@@ -51,7 +64,8 @@ class EventBuffer(Generic[T]):
         self._items.append(item)
         # Trim in batches of a quarter, so appends stay O(1) amortized.
         if len(self._items) > self.capacity + self.capacity // 4:
-            drop = min(len(self._items) - self.capacity, self._floor - self._first_seq)
+            needed = self._floor if self._cursors or self._hold_for_leavers else self._last_seq + 1
+            drop = min(len(self._items) - self.capacity, needed - self._first_seq)
             if drop > 0:
                 del self._items[:drop]
                 self._first_seq += drop

@@ -2,15 +2,19 @@
 
 A client is its IP address as uvicorn reports it (behind a trusted proxy, run uvicorn with
 --proxy-headers so that is the visitor's address); the user id is not used, because a client
-could pick a new one for every request. The request rate lives in the quota store (Redis when
-RUN_STORE_URL names one, so all workers share it); open streams are this process's connections.
+could pick a new one for every request. The request rate and the open streams live in the quota
+store (Redis when RUN_STORE_URL names one, so all workers share them); an open stream is a slot
+that its worker keeps renewing, so the streams of a worker that died stop counting by themselves.
 The visitor quotas on turns and tokens, shared with the pages, are streaming_core.quotas.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import os
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,11 +24,15 @@ from fastapi import Request
 from streaming_core.api.requests import client_key
 from streaming_core.errors import ConfigurationError, StreamingCoreError
 from streaming_core.metrics import Clock
-from streaming_core.quotas.stores import MemoryQuotaStore, QuotaStore
+from streaming_core.quotas.stores import MemoryQuotaStore, QuotaStore, QuotaStoreUnavailable
 from streaming_core.settings import env_number
 from streaming_core.visitors import VISITOR_COOKIE, is_valid_user_id
 
+logger = logging.getLogger(__name__)
+
 LOCALHOST_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+STREAM_SLOT_TTL_S = 30.0  # a dead worker's streams stop counting within this
+RENEW_EVERY_S = STREAM_SLOT_TTL_S / 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +99,14 @@ class TooManyRequests(StreamingCoreError):
 
 @dataclass
 class ClientLimiter:
-    """The request rate per client address, kept in a quota store (shared by every worker when it
-    is Redis), and this process's open streams per client (a connection lives in one process)."""
+    """The request rate and the open streams per client address, kept in a quota store (shared by
+    every worker when it is Redis). `keep_alive` must run while streams are open: it renews them."""
 
     limits: ApiLimits
     clock: Clock = time.time  # wall clock: workers sharing Redis must agree on it
     store: QuotaStore = field(default_factory=MemoryQuotaStore)
-    _streams: dict[str, int] = field(default_factory=dict)
+    _held: dict[str, set[str]] = field(default_factory=dict)  # client -> this process's open stream slots
+    _releasing: dict[str, set[asyncio.Task[None]]] = field(default_factory=dict)
 
     async def check_rate(self, client: str) -> None:
         """Spends one request from the client's bucket, or raises TooManyRequests."""
@@ -108,30 +117,64 @@ class ClientLimiter:
                 f"Too many requests: the limit is {self.limits.rate_per_minute} streams a minute.", math.ceil(wait)
             )
 
-    def open_stream(self, client: str) -> Callable[[], None]:
-        """Counts an open stream; returns the (idempotent) function that closes it."""
-        open_now = self._streams.get(client, 0)
-        if open_now >= self.limits.max_streams_per_client:
+    async def open_stream(self, client: str) -> Callable[[], None]:
+        """Counts an open stream (in every worker); returns the (idempotent) function that closes it."""
+        # A slot this process just freed is free before it counts again (a client that reconnects).
+        await asyncio.gather(*self._releasing.get(client, ()))
+        slot, now = secrets.token_hex(8), self.clock()
+        limit = self.limits.max_streams_per_client
+        if not await self.store.acquire(_streams_key(client), slot, limit, now, now + STREAM_SLOT_TTL_S):
             raise TooManyRequests(
-                f"Too many open streams: the limit is {self.limits.max_streams_per_client} at once; "
-                "close one (or let it finish) and try again.",
+                f"Too many open streams: the limit is {limit} at once; close one (or let it finish) and try again.",
                 retry_after=2,
             )
-        self._streams[client] = open_now + 1
-        closed = False
+        held = self._held.setdefault(client, set())
+        held.add(slot)
 
         def close() -> None:
-            nonlocal closed
-            if closed:
+            if slot not in held:
                 return
-            closed = True
-            remaining = self._streams[client] - 1
-            if remaining:
-                self._streams[client] = remaining
-            else:
-                del self._streams[client]
+            held.discard(slot)
+            if not held and self._held.get(client) is held:
+                del self._held[client]
+            # A task of its own: this runs in `finally` blocks that may already be cancelled.
+            task = asyncio.get_running_loop().create_task(self._release(client, slot))
+            releasing = self._releasing.setdefault(client, set())
+            releasing.add(task)
+            task.add_done_callback(lambda done: self._released(client, done))
 
         return close
 
+    async def _release(self, client: str, slot: str) -> None:
+        try:
+            await self.store.release(_streams_key(client), slot)
+        except QuotaStoreUnavailable:
+            logger.warning("could not free a stream slot of %s: the quota store is unreachable; it expires", client)
+
+    def _released(self, client: str, task: asyncio.Task[None]) -> None:
+        releasing = self._releasing.get(client, set())
+        releasing.discard(task)
+        if not releasing:
+            self._releasing.pop(client, None)
+
     def open_streams(self, client: str) -> int:
-        return self._streams.get(client, 0)
+        """This process's open streams of `client`."""
+        return len(self._held.get(client, ()))
+
+    async def keep_alive(self) -> None:
+        """Renews this process's open stream slots until cancelled (on shutdown)."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            await self.renew_streams()
+
+    async def renew_streams(self) -> None:
+        now = self.clock()
+        for client, slots in list(self._held.items()):
+            try:
+                await self.store.renew(_streams_key(client), set(slots), now, now + STREAM_SLOT_TTL_S)
+            except QuotaStoreUnavailable:
+                logger.warning("could not renew the stream slots of %s: the quota store is unreachable", client)
+
+
+def _streams_key(client: str) -> str:
+    return f"api-streams:{client}"

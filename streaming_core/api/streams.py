@@ -40,6 +40,7 @@ class ApiContext:
     limits: ApiLimits
     limiter: ClientLimiter
     _registry: RunStore | None = field(default=None, repr=False)
+    _renewals: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def registry(self) -> RunStore:
@@ -53,8 +54,10 @@ class ApiContext:
         return self._registry
 
     async def open(self) -> None:
-        """Connects the run store, which from then on also takes over the runs of dead workers."""
+        """Connects the run store, which from then on also takes over the runs of dead workers, and
+        starts renewing the open streams' slots."""
         await self.registry.open(self._keep_partial)
+        self._renewals = asyncio.create_task(self.limiter.keep_alive(), name="stream-slot-renewals")
 
     async def _keep_partial(self, app_name: str, user_id: str, session_id: str, author: str, text: str) -> None:
         service = get_assistant(self.config, self.settings).session_service
@@ -63,6 +66,9 @@ class ApiContext:
     async def aclose(self) -> None:
         if self._registry is not None:
             await self._registry.aclose()
+        if self._renewals is not None:
+            self._renewals.cancel()
+            await asyncio.gather(self._renewals, return_exceptions=True)
 
 
 async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -> Response:
@@ -74,7 +80,7 @@ async def open_stream(api: ApiContext, request: Request, asked: StreamRequest) -
     if asked.query is None:
         raise InvalidInput('Missing query: pass ?query=... or a JSON body with a "query" field.')
     await api.registry.check_capacity()
-    close_slot = api.limiter.open_stream(client)
+    close_slot = await api.limiter.open_stream(client)
     admission = None
     try:
         backend = resolve_backend(api.config.backend, api.settings).name
@@ -98,7 +104,7 @@ async def resume_stream(api: ApiContext, client: str, user: str, raw_id: str) ->
         return Response(status_code=204)
     if run is None or event_id is None or event_id.seq > run.last_seq:
         return gone_response(api, raw_id)
-    return run_response(api, run, event_id.seq, api.limiter.open_stream(client))
+    return run_response(api, run, event_id.seq, await api.limiter.open_stream(client))
 
 
 def run_response(api: ApiContext, run: RunHandle, after: int, close_slot: Callable[[], None]) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +32,9 @@ class QuotaStore(Protocol):
         """Holds `slot` until `expires` unless `limit` slots are held already."""
 
     async def release(self, key: str, slot: str) -> None: ...
+
+    async def renew(self, key: str, slots: Collection[str], now: float, expires: float) -> None:
+        """Moves the expiry of those of `slots` still held to `expires` (a holder that is alive)."""
 
     async def add(self, key: str, amount: int, now: float, ttl_s: int) -> int:
         """Adds to a counter that disappears `ttl_s` seconds after its last change; returns it."""
@@ -92,6 +95,13 @@ class MemoryQuotaStore:
             held.pop(slot, None)
             if not held:
                 self._slots.pop(key, None)
+
+    async def renew(self, key: str, slots: Collection[str], now: float, expires: float) -> None:
+        with self._lock:
+            held = self._slots.get(key, {})
+            for slot in slots:
+                if slot in held:
+                    held[slot] = expires
 
     async def add(self, key: str, amount: int, now: float, ttl_s: int) -> int:
         with self._lock:
@@ -174,6 +184,13 @@ class RedisQuotaStore:
     async def release(self, key: str, slot: str) -> None:
         async with self._reaching():
             await self._client().zrem(self.prefix + key, slot)
+
+    async def renew(self, key: str, slots: Collection[str], now: float, expires: float) -> None:
+        ttl_ms = int((expires - now) * 1000) + 1000
+        async with self._reaching(), self._client().pipeline(transaction=False) as pipe:
+            pipe.zadd(self.prefix + key, dict.fromkeys(slots, expires), xx=True)  # a released slot stays released
+            pipe.pexpire(self.prefix + key, ttl_ms)
+            await pipe.execute()
 
     async def add(self, key: str, amount: int, now: float, ttl_s: int) -> int:
         async with self._reaching(), self._client().pipeline(transaction=True) as pipe:

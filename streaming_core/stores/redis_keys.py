@@ -6,6 +6,11 @@ RUNS = "lab:runs"  # set: every live run id, for the count /healthz reports
 WORKERS = "lab:workers"  # sorted set: worker id -> the Redis time its lease ends
 
 
+# HSET meta floor, only while the run exists: a key written after Redis restarted empty (or after the
+# run was forgotten) would make readers wait for a run that can never end.
+SET_FLOOR = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'floor', ARGV[1]) end"
+
+
 def meta(run_id: str) -> str:
     """Hash: user, session, app, author, owner (worker id), floor."""
     return f"lab:run:{run_id}"

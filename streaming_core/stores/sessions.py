@@ -54,8 +54,13 @@ def _postgresql(uri: str) -> BaseSessionService:
             f"{VARIABLE}={redact(uri)!r}: use the asyncpg driver, postgresql+asyncpg://user:password@host:port/db"
         )
     try:
-        # Sized for many concurrent turns per worker; PostgreSQL's default max_connections is 100.
-        return PostgresSessionService(db_url=uri, pool_size=10, max_overflow=20, pool_timeout=10)
+        # Sized for many concurrent turns per worker; PostgreSQL's default max_connections is 100. A
+        # turn makes five short visits (create or read the session, ADK's read, two appends, the usage
+        # read); under a burst they queue for a connection, and a queue longer than pool_timeout lost
+        # turns (100 concurrent turns on a loaded machine lost 14 at 10 s), so the wait may be long.
+        # pool_pre_ping (ADK's default) stays: one SELECT 1 per visit keeps a PostgreSQL restart from
+        # failing the first turn after it.
+        return PostgresSessionService(db_url=uri, pool_size=10, max_overflow=20, pool_timeout=60)
     except ValueError as error:  # ADK's message already has the password removed
         raise ConfigurationError(f"{VARIABLE}: {error}") from None
 

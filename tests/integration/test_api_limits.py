@@ -8,9 +8,10 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
-from streaming_core.api.limits import ApiLimits, ClientLimiter, TooManyRequests, load_limits
+from streaming_core.api.limits import STREAM_SLOT_TTL_S, ApiLimits, ClientLimiter, TooManyRequests, load_limits
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
+from streaming_core.quotas import MemoryQuotaStore
 from streaming_core.runtime import AssistantConfig
 from streaming_core.settings import Settings
 from streaming_core.testing.servers import ApiServer, eventually
@@ -101,17 +102,44 @@ async def test_rate_limiter_refills_with_time() -> None:
     assert refused.value.retry_after == 30
 
 
-def test_stream_slots_are_released_exactly_once() -> None:
+async def test_stream_slots_are_released_exactly_once() -> None:
     limiter = ClientLimiter(ApiLimits(max_streams_per_client=1))
-    close = limiter.open_stream("a")
+    close = await limiter.open_stream("a")
 
     close()
     close()
 
     assert limiter.open_streams("a") == 0
-    limiter.open_stream("a")
+    await limiter.open_stream("a")
     with pytest.raises(TooManyRequests):
-        limiter.open_stream("a")
+        await limiter.open_stream("a")
+
+
+async def test_a_stream_slot_nobody_renews_expires() -> None:
+    """The slots of a worker that died (it stopped renewing them) free themselves."""
+    now = [0.0]
+    store = MemoryQuotaStore()
+    dead = ClientLimiter(ApiLimits(max_streams_per_client=1), clock=lambda: now[0], store=store)
+    alive = ClientLimiter(ApiLimits(max_streams_per_client=1), clock=lambda: now[0], store=store)
+    await dead.open_stream("a")
+
+    with pytest.raises(TooManyRequests):
+        await alive.open_stream("a")
+    now[0] = STREAM_SLOT_TTL_S + 1
+    await alive.open_stream("a")
+
+
+async def test_a_renewed_stream_slot_keeps_counting() -> None:
+    now = [0.0]
+    limiter = ClientLimiter(ApiLimits(max_streams_per_client=1), clock=lambda: now[0])
+    await limiter.open_stream("a")
+
+    now[0] = STREAM_SLOT_TTL_S / 2
+    await limiter.renew_streams()
+    now[0] = STREAM_SLOT_TTL_S + 1
+
+    with pytest.raises(TooManyRequests):
+        await limiter.open_stream("a")
 
 
 def test_load_limits_reads_api_variables() -> None:

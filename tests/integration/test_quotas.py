@@ -98,6 +98,17 @@ async def test_a_slot_of_a_turn_that_never_ended_expires(store: QuotaStore) -> N
     assert admitted.visitor == "v:a"
 
 
+async def test_a_renewed_slot_outlives_its_first_expiry_and_a_released_one_stays_free(store: QuotaStore) -> None:
+    assert await store.acquire("k", "kept", 2, NOON, NOON + 10)
+    assert await store.acquire("k", "gone", 2, NOON, NOON + 10)
+    await store.release("k", "gone")
+
+    await store.renew("k", {"kept", "gone"}, NOON + 5, NOON + 100)
+
+    assert await store.acquire("k", "third", 2, NOON + 50, NOON + 60)  # "gone" did not come back
+    assert not await store.acquire("k", "fourth", 2, NOON + 50, NOON + 60)  # "kept" still counts
+
+
 async def test_tokens_per_day_refuse_until_midnight_utc(store: QuotaStore) -> None:
     clock = Clock()
     quotas = limiter(store, clock, tokens_per_day=100)

@@ -3,8 +3,10 @@ a worker killed mid-answer losing nothing that was sent."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import replace
 
 import httpx
@@ -44,7 +46,9 @@ async def test_resume_on_another_worker_gets_the_rest_exactly_once(paced: Cluste
     assert paced.model().log.started == 1  # resumed, not asked again
 
 
-async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(stores: Stores) -> None:
+async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(
+    stores: Stores, record_property: Callable[[str, object], None]
+) -> None:
     reply = ScriptedReply(text="abcdef", chunk_size=2, hang_after=2)
     with Cluster((reply,), stores, limits=LIMITS) as cluster:
         a, b = cluster.workers
@@ -55,15 +59,21 @@ async def test_delete_on_one_worker_cancels_the_model_call_on_the_other(stores: 
             lines = response.aiter_lines()
             while await anext(lines) != 'data: {"text":"cd"}':
                 pass
-            deleted = await client.delete(f"{b.url}/chat/runs/{response.headers['x-run-id']}")
             asked = time.monotonic()
-            rest = [line async for line in lines if line.startswith(("event:", "data:"))]
-            ended = time.monotonic() - asked
+            deleted = await client.delete(f"{b.url}/chat/runs/{response.headers['x-run-id']}")
+            rest = [await anext(lines)]
+            while not rest[-1].startswith("event:"):  # the blank line ending the last chunk, the id
+                rest.append(await anext(lines))
+            latency = time.monotonic() - asked  # DELETE sent on B -> A's client reads the cancel
+            rest += [line async for line in lines]
+        rest = [line for line in rest if line.startswith(("event:", "data:"))]
 
+        record_property("cancel_latency_s", round(latency, 4))
         assert deleted.status_code == 204
         assert rest[0] == "event: error" and '"code":"cancelled"' in rest[1] and rest[-1] == "data: [DONE]"
-        # The owner hears it over pub/sub in milliseconds; the bound only tells it from the 60 s grace period.
-        assert ended < 5
+        # By design the owner hears the cancel over pub/sub at once (a few ms); this bound only tells
+        # it from the 60 s grace period, and holds on a loaded machine.
+        assert latency < 5
         assert (a.model_log()["cancelled"], b.model_log()["started"]) == (1, 0)
 
 
@@ -100,3 +110,35 @@ async def test_a_killed_worker_loses_nothing_that_was_sent(paced: Cluster, store
         body = {"query": "again", "session_id": session_id}
         again = await read_sse(client, "POST", f"{b.url}/chat/stream", json=body, timeout=60)
     assert again.text == ALPHABET and again.named("done")[0]["status"] == "completed"
+
+
+async def test_the_per_client_stream_limit_holds_across_workers(stores: Stores) -> None:
+    reply = ScriptedReply(text="abcdef", chunk_size=2, hang_after=1)  # each stream stays open
+    limits = replace(LIMITS, max_streams_per_client=2)
+    # A client address of its own: the slots of the worker killed in another test count for 30 s more.
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.7")
+    with Cluster((reply,), stores, limits=limits) as cluster:
+        a, b = cluster.workers
+        async with httpx.AsyncClient(transport=transport) as client:
+
+            async def new_stream(url: str) -> int:
+                async with client.stream("GET", f"{url}/chat/stream", params={"query": "hi"}) as response:
+                    return response.status_code
+
+            async with AsyncExitStack() as streams:
+                opened = [
+                    await streams.enter_async_context(
+                        client.stream("GET", f"{w.url}/chat/stream", params={"query": "hi"})
+                    )
+                    for w in (a, b)
+                ]
+                refused = [await client.get(f"{w.url}/chat/stream", params={"query": "hi"}) for w in (a, b)]
+            # Both hung up: each worker frees its slot, and either worker lets the client in again.
+            deadline = time.monotonic() + 10
+            while (again := await new_stream(b.url)) != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+    assert [response.status_code for response in opened] == [200, 200]
+    assert [response.status_code for response in refused] == [429, 429]
+    assert "2 at once" in refused[0].json()["detail"]
+    assert again == 200
