@@ -98,7 +98,8 @@ class TurnPacer:
         while self.ahead > 0:
             self._taken.clear()
             try:
-                await asyncio.wait_for(self._taken.wait(), self.recheck_s)
+                async with asyncio.timeout(self.recheck_s):  # a timer, not wait_for's task per wait
+                    await self._taken.wait()
             except TimeoutError:
                 if self.reader_waiting:
                     self.ahead = 0  # the count drifted (see the class docstring)
