@@ -1,10 +1,16 @@
-"""Adaptive coalescing where the model meets ADK: text deltas already waiting become one partial.
+"""Adaptive coalescing where the model meets ADK: text deltas ready while the turn is behind
+become one partial.
 
 ADK does a fixed amount of work per partial response (an Event, telemetry, its queue, the reader's
-normalization). While the turn's reader is behind, whatever the model has ready by then would
-reach it in one burst anyway, so consecutive text-only partials of one kind are joined into one
-response: no response waits for another, the text and its order are unchanged, and function
-calls, thoughts next to text, and anything carrying more than text stay responses of their own.
+normalization), and an API run more (its buffer, SSE framing, a write). The turn is *behind* while
+one of its events is still on its way to the client: in ADK's queue, or handed to the run's
+clients and not yet written (`ReaderState`). A text delta the model has ready then waits until
+that event is written, and goes with every delta of its kind ready by that time, as one response
+(Nagle's rule, with the client's write as the acknowledgement). So a server that keeps up sends
+every chunk as the model made it; a saturated one sends fewer, larger events, and the work it
+saves is what it was short of. The first response of a model call never waits, nothing waits for
+the model to make more, the text and its order are unchanged, and function calls, thoughts next
+to text, and anything carrying more than text stay responses of their own.
 """
 
 from __future__ import annotations
@@ -29,7 +35,11 @@ _TEXT_PART_FIELDS = frozenset({"text", "thought"})
 class ReaderState(Protocol):
     @property
     def behind(self) -> bool:
-        """The turn's reader has events queued that it has not taken yet."""
+        """An event of the turn is on its way: queued for the reader, or not yet written to a client."""
+        ...
+
+    async def caught_up(self) -> None:
+        """Returns once no event of the turn is on its way."""
         ...
 
 
@@ -56,19 +66,15 @@ def _unset(value: object) -> bool:
 def join_responses(run: list[LlmResponse]) -> LlmResponse:
     """One partial response with the text of `run` (responses of one `text_kind`), in order. Usage
     is each response's running total for the call, so the newest is kept (as ADK's telemetry does)."""
-    first = _text_part(run[0])
+    first = run[0]
+    assert first.content is not None, "text_kind accepts one text part"
     usage = next((response.usage_metadata for response in reversed(run) if response.usage_metadata), None)
-    return LlmResponse(
-        content=types.Content(
-            role=run[0].content.role if run[0].content else None,
-            parts=[
-                types.Part(text="".join(_text_part(response).text or "" for response in run), thought=first.thought)
-            ],
-        ),
-        partial=True,
-        usage_metadata=usage,
-        model_version=run[0].model_version,
-    )
+    text = "".join(_text_part(response).text or "" for response in run)
+    # Copies of the first response: what text_kind let through is already valid, and under load
+    # this runs for every event (validating a new google-genai Part costs more than the join).
+    part = _text_part(first).model_copy(update={"text": text})
+    content = first.content.model_copy(update={"parts": [part]})
+    return first.model_copy(update={"content": content, "usage_metadata": usage})
 
 
 def _text_part(response: LlmResponse) -> types.Part:
@@ -149,16 +155,21 @@ class ReadAhead:
 async def coalesced(
     responses: AsyncGenerator[LlmResponse, None], reader: ReaderState, size: int = 64
 ) -> AsyncGenerator[LlmResponse, None]:
-    """`responses`, with the text-only partials that are ready while the reader is behind joined."""
+    """`responses`, with the text-only partials that are ready while the turn is behind joined."""
     ahead = ReadAhead(responses, reader, size)
+    first = True
     try:
         while (response := await ahead.take()) is not None:
-            if reader.behind and (kind := text_kind(response)) is not None:
+            kind = text_kind(response)
+            if kind is not None and reader.behind:
+                if not first:
+                    await reader.caught_up()  # the events before it are written; the client is free
                 run = [response]
                 while (following := ahead.take_ready(kind)) is not None:
                     run.append(following)
                 if len(run) > 1:
                     response = join_responses(run)
+            first = False
             yield response
     finally:
         await ahead.close()

@@ -5,7 +5,7 @@ in the model call's telemetry `InferenceScope` (read once at the end, for the ne
 usage and the last model version), and the partial Event in the invocation's unbounded event
 queue whenever the model runs ahead of whoever reads the turn. The seam drops the responses
 nothing will read, holds the model while the reader is `window` events behind, and while the
-reader is behind at all joins the text deltas the model already has ready (`coalescing`).
+turn is behind (an event still on its way to its client) joins text deltas (`coalescing`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import functools
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_request import LlmRequest
@@ -49,9 +50,28 @@ class ModelSeam(BaseLlm):
                     await pacer.produced_one()
 
 
+class Outlet(Protocol):
+    """Where a turn's events go after its reader: the clients of an API run."""
+
+    @property
+    def sending(self) -> bool:
+        """An event is on its way to an attached client: handed over, not yet written to it."""
+        ...
+
+    async def sent(self) -> None:
+        """Returns once nothing is on its way (at once with no client attached)."""
+        ...
+
+
+# Set by whoever forwards the turn's events to clients, in the task that reads the turn.
+current_outlet: contextvars.ContextVar[Outlet | None] = contextvars.ContextVar("current_outlet", default=None)
+
+
 @dataclass
 class TurnPacer:
-    """How far the model may run ahead of the turn's reader, counted in partial events.
+    """How far the model may run ahead of the turn's reader, counted in partial events, and
+    whether the turn is behind: an event still in ADK's queue or, with an outlet, on its way to a
+    client.
 
     A model that never suspends (the scripted one, or a burst from the network) would otherwise
     fill ADK's queue with the whole answer before the reader takes the first event. Should ADK
@@ -64,11 +84,27 @@ class TurnPacer:
     coalesce: bool = True  # off where each chunk is shown as the model sent it
     ahead: int = 0
     reader_waiting: bool = False
+    outlet: Outlet | None = field(default_factory=current_outlet.get)
     _moved: asyncio.Event = field(default_factory=asyncio.Event)
+    _taken: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def behind(self) -> bool:
-        return self.ahead > 0
+        return self.ahead > 0 or (self.outlet is not None and self.outlet.sending)
+
+    async def caught_up(self) -> None:
+        """Returns once the reader has taken every event ADK queued and the outlet, if any, has
+        written every event it was handed."""
+        while self.ahead > 0:
+            self._taken.clear()
+            try:
+                async with asyncio.timeout(self.recheck_s):  # a timer, not wait_for's task per wait
+                    await self._taken.wait()
+            except TimeoutError:
+                if self.reader_waiting:
+                    self.ahead = 0  # the count drifted (see the class docstring)
+        if self.outlet is not None:
+            await self.outlet.sent()
 
     async def produced_one(self) -> None:
         self.ahead += 1
@@ -84,11 +120,14 @@ class TurnPacer:
         self.ahead = max(self.ahead - 1, 0)
         if self.ahead < self.window // 2:
             self._moved.set()
+        if self.ahead == 0:
+            self._taken.set()
 
     def finished(self) -> None:
         """Nobody reads any more: never hold the model."""
-        self.ahead, self.window = 0, 1 << 62
+        self.ahead, self.window, self.outlet = 0, 1 << 62, None
         self._moved.set()
+        self._taken.set()
 
 
 current_pacer: contextvars.ContextVar[TurnPacer | None] = contextvars.ContextVar("current_pacer", default=None)

@@ -3,7 +3,9 @@
 A client that drops and comes back with `Last-Event-ID: <run_id>:<seq>` reads on from seq + 1,
 so nothing is lost or repeated. A run lives while a client is attached and `grace_s` after
 the last one leaves; if it is still generating then, its task is cancelled, which cancels
-the model call (no orphaned generation), and the run is forgotten.
+the model call (no orphaned generation), and the run is forgotten. A run is its turn's outlet
+(`model_seam.Outlet`): while an event is on its way to an attached client, the model seam joins
+the text deltas that are ready meanwhile.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from streaming_core.api.encoding import END, RunItem
 from streaming_core.assistant import Turn
 from streaming_core.errors import StreamingCoreError
 from streaming_core.events import StreamError
+from streaming_core.model_seam import current_outlet
 from streaming_core.stores.runs import KeepPartial, RunHandle, RunSettings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ class Run:
         self._registry = registry
         self._buffer: EventBuffer[RunItem] = EventBuffer(registry.buffer_events)
         self._clients = 0
+        self._written: dict[object, int] = {}  # attached reader -> the last seq written to its client
+        self._all_written = asyncio.Event()
         self._expiry: asyncio.TimerHandle | None = None
         self.task = asyncio.create_task(self._produce(turn, registry.turn_timeout_s), name=f"run-{run_id}")
         self.task.add_done_callback(self._end)
@@ -81,11 +86,34 @@ class Run:
         if self._clients == 0:
             self._schedule_expiry()
 
-    def replay(self, after: int) -> AsyncGenerator[list[tuple[int, RunItem]], None]:
-        """Events with seq > `after`, kept ones first, then live ones until the end, in batches."""
-        return self._buffer.read(after)
+    @property
+    def sending(self) -> bool:
+        last = self._buffer.last_seq
+        return any(seq < last for seq in self._written.values())
+
+    async def sent(self) -> None:
+        while self.sending:
+            self._all_written.clear()
+            await self._all_written.wait()
+
+    async def replay(self, after: int) -> AsyncGenerator[list[tuple[int, RunItem]], None]:
+        """Events with seq > `after`, kept ones first, then live ones until the end, in batches.
+        A batch counts as written when the next one is asked for."""
+        reader = object()
+        self._written[reader] = after
+        try:
+            async with aclosing(self._buffer.read(after)) as batches:
+                async for batch in batches:
+                    yield batch
+                    self._written[reader] = batch[-1][0]
+                    if not self.sending:
+                        self._all_written.set()
+        finally:
+            del self._written[reader]
+            self._all_written.set()
 
     async def _produce(self, turn: Turn, timeout_s: float) -> None:
+        current_outlet.set(self)  # this task's context, inherited by the tasks ADK starts for the turn
         try:
             async with aclosing(turn.events(mode="sse", timeout_s=timeout_s)) as events:
                 async for event in events:

@@ -15,7 +15,13 @@ from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
 from streaming_core.backends.scripted import ScriptedLlm, ScriptedReply
 from streaming_core.events import Done, TextDelta
-from streaming_core.model_seam import TurnPacer, add_model_seam, current_pacer, keep_what_telemetry_reads
+from streaming_core.model_seam import (
+    TurnPacer,
+    add_model_seam,
+    current_outlet,
+    current_pacer,
+    keep_what_telemetry_reads,
+)
 from streaming_core.sessions import create_session_service
 
 ANSWER = "".join(f"{n % 10}" for n in range(2_000))
@@ -90,3 +96,59 @@ async def test_a_pacer_whose_count_drifted_lets_go_once_the_reader_waits() -> No
     pacer.reader_waiting = True  # a response ADK made no event of: nothing left for the reader
 
     await asyncio.wait_for(asyncio.gather(*(pacer.produced_one() for _ in range(5))), 5)
+
+
+class Connection:
+    """An outlet with one client whose write of the last event is pending until `write()`."""
+
+    def __init__(self) -> None:
+        self.sending = True
+        self._written = asyncio.Event()
+
+    async def sent(self) -> None:
+        await self._written.wait()
+
+    def write(self) -> None:
+        self.sending = False
+        self._written.set()
+
+
+async def test_the_turn_is_behind_until_the_reader_took_every_event_and_the_client_got_it() -> None:
+    connection = Connection()
+    token = current_outlet.set(connection)
+    try:
+        pacer = TurnPacer()  # picks up the outlet of the task that reads the turn
+    finally:
+        current_outlet.reset(token)
+    await pacer.produced_one()
+    caught_up = asyncio.create_task(pacer.caught_up())
+
+    await asyncio.sleep(0)
+    assert pacer.behind and not caught_up.done()  # the event is still in ADK's queue
+    pacer.took_one()
+    await asyncio.sleep(0)
+    assert pacer.behind and not caught_up.done()  # and then on its way to the client
+    connection.write()
+    await asyncio.wait_for(caught_up, 5)
+    assert not pacer.behind
+
+
+async def test_a_pacer_without_an_outlet_catches_up_when_the_reader_took_everything() -> None:
+    pacer = TurnPacer()
+    await pacer.produced_one()
+    caught_up = asyncio.create_task(pacer.caught_up())
+    await asyncio.sleep(0)
+
+    pacer.took_one()
+
+    await asyncio.wait_for(caught_up, 5)
+    assert pacer.outlet is None and not pacer.behind
+
+
+async def test_a_pacer_whose_count_drifted_is_caught_up_once_the_reader_waits() -> None:
+    pacer = TurnPacer(recheck_s=0.01, ahead=1)
+    pacer.reader_waiting = True  # a response ADK made no event of: nothing left for the reader
+
+    await asyncio.wait_for(pacer.caught_up(), 5)
+
+    assert not pacer.behind

@@ -29,8 +29,25 @@ def call(name: str) -> LlmResponse:
     return LlmResponse(content=types.Content(role="model", parts=[part]), partial=True)
 
 
-def behind() -> TurnPacer:
-    return TurnPacer(ahead=1)  # the reader has an event it has not taken yet
+@dataclass
+class Backlog:
+    """A turn with an event on its way to its client while `behind`; `caught_up` returns once
+    `written` is set (at once unless a test clears it)."""
+
+    behind: bool = True
+    waits: int = 0
+
+    def __post_init__(self) -> None:
+        self.written = asyncio.Event()
+        self.written.set()
+
+    async def caught_up(self) -> None:
+        self.waits += 1
+        await self.written.wait()
+
+
+def behind() -> Backlog:
+    return Backlog()
 
 
 @dataclass
@@ -59,7 +76,7 @@ class Model:
             self.closed = True
 
 
-async def drain(model: Model, pacer: TurnPacer, size: int = 64) -> list[LlmResponse]:
+async def drain(model: Model, pacer: TurnPacer | Backlog, size: int = 64) -> list[LlmResponse]:
     return [response async for response in coalesced(model.stream(), pacer, size)]
 
 
@@ -81,6 +98,25 @@ async def test_ready_text_deltas_are_joined_while_the_reader_is_behind() -> None
 
     assert texts(joined) == [(None, "streaming")]
     assert joined[0].partial is True
+
+
+async def test_a_delta_ready_while_an_earlier_event_is_on_its_way_waits_for_it_and_takes_what_is_ready() -> None:
+    model = Model([text(c) for c in "abcdef"], suspend_between=True)  # one chunk per loop step
+    backlog = Backlog()
+    backlog.written.clear()  # the first event stays on its way to the client
+    responses = coalesced(model.stream(), backlog, 64)
+
+    first = await anext(responses)
+    second = asyncio.ensure_future(anext(responses))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    held, produced_while_held = not second.done(), model.produced
+    backlog.written.set()
+    rest = [await second, *[response async for response in responses]]
+
+    assert texts([first]) == [(None, "a")]  # the first response never waits
+    assert held and produced_while_held == 6  # its output waited; the model never did
+    assert texts(rest) == [(None, "bcdef")] and backlog.waits == 1
 
 
 async def test_nothing_is_joined_while_the_reader_keeps_up() -> None:
@@ -193,7 +229,7 @@ pieces = st.lists(st.tuples(st.sampled_from([None, True]), st.text(min_size=1, m
 def test_any_chunking_keeps_every_run_of_text_in_order(
     chunks: list[tuple[bool | None, str]], reader_behind: list[bool], suspend: bool, size: int
 ) -> None:
-    pacer = TurnPacer()
+    backlog = Backlog(behind=False)
     behind_now = itertools.cycle(reader_behind)
 
     class Flickering(Model):
@@ -201,11 +237,11 @@ def test_any_chunking_keeps_every_run_of_text_in_order(
 
         async def stream(self) -> AsyncGenerator[LlmResponse, None]:
             async for response in super().stream():
-                pacer.ahead = int(next(behind_now))
+                backlog.behind = next(behind_now)
                 yield response
 
     model = Flickering([text(t, thought=kind) for kind, t in chunks], suspend_between=suspend)
-    joined = asyncio.run(drain(model, pacer, size))
+    joined = asyncio.run(drain(model, backlog, size))
 
     assert runs(texts(joined)) == runs(chunks)
     assert len(joined) <= len(chunks)
