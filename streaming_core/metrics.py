@@ -6,6 +6,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, TypeAlias
 
 Clock: TypeAlias = Callable[[], float]
@@ -47,33 +48,39 @@ class StreamMetrics:
 
     def __init__(self, clock: Clock = time.perf_counter, *, keep_series: bool = True) -> None:
         self._clock = clock
-        self._keep_series = keep_series
         self._start = clock()
+        # With the series, a chunk costs one arrival time and one size, nothing else (gaps and
+        # counts come from them at the end); without it, only the counts and the first arrival.
+        self._times: array[float] | None = array("d") if keep_series else None
+        self._sizes = array("I")
         self._first: float | None = None
-        self._last: float | None = None
         self._chunks = 0
         self._chars = 0
-        self._sizes = array("I")
-        self._gaps = array("d")
 
     def record_chunk(self, size: int) -> None:
         now = self._clock()
+        if self._times is not None:
+            self._times.append(now)
+            self._sizes.append(size)
+            return
         if self._first is None:
             self._first = now
-        elif self._keep_series and self._last is not None:
-            self._gaps.append(now - self._last)
-        if self._keep_series:
-            self._sizes.append(size)
-        self._last = now
         self._chunks += 1
         self._chars += size
 
     def summary(self) -> StreamSummary:
+        times = self._times
+        if times is None:
+            first, chunks, chars = self._first, self._chunks, self._chars
+            gaps: tuple[float, ...] = ()
+        else:
+            first, chunks, chars = (times[0] if times else None), len(times), sum(self._sizes)
+            gaps = tuple(later - earlier for earlier, later in pairwise(times))
         return StreamSummary(
-            time_to_first_chunk=None if self._first is None else self._first - self._start,
+            time_to_first_chunk=None if first is None else first - self._start,
             total_time=self._clock() - self._start,
-            chunk_count=self._chunks,
-            char_count=self._chars,
+            chunk_count=chunks,
+            char_count=chars,
             chunk_sizes=tuple(self._sizes),
-            gaps=tuple(self._gaps),
+            gaps=gaps,
         )

@@ -69,7 +69,13 @@ class EventNormalizer:
     def feed(self, event: Event) -> list[StreamEvent]:
         if event.author == "user":
             return []
-        out = list(self._partial(event) if event.partial else self._final(event))
+        if event.partial:
+            # Function calls in partial events are previews; ADK runs (and we report) the final ones.
+            texts = _texts(event)
+            self._streamed += texts
+            self._answer += texts
+            return [TextDelta(text) for text in texts]
+        out = list(self._final(event))
         for item in out:
             if isinstance(item, TextDelta):
                 self._answer.append(item.text)
@@ -78,12 +84,6 @@ class EventNormalizer:
             elif isinstance(item, StreamError):
                 self._reported_error = True
         return out
-
-    def _partial(self, event: Event) -> Iterator[StreamEvent]:
-        # Function calls in partial events are previews; ADK runs (and we report) the final ones.
-        for text in _texts(event):
-            self._streamed.append(text)
-            yield TextDelta(text)
 
     def _final(self, event: Event) -> Iterator[StreamEvent]:
         if not _parts(event):  # an error or bookkeeping event: streamed text stays unconfirmed
@@ -132,13 +132,12 @@ class EventNormalizer:
 
 
 def _parts(event: Event) -> list[types.Part]:
-    return list(event.content.parts or []) if event.content else []
+    return (event.content.parts or []) if event.content else []
 
 
-def _texts(event: Event) -> Iterator[str]:
-    for part in _parts(event):
-        if part.text and not part.thought:
-            yield part.text
+def _texts(event: Event) -> list[str]:
+    parts = event.content.parts if event.content else None
+    return [part.text for part in parts or () if part.text and not part.thought]
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

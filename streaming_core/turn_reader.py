@@ -23,11 +23,12 @@ class TurnReader:
         self._events = events
         self._deadline = deadline
         self._timer: asyncio.TimerHandle | None = None
-        self._waiting: asyncio.Task[object] | None = None
+        self._task: asyncio.Task[object] | None = None
         self.expired = False
         self.pacer = TurnPacer(coalesce=coalesce)
 
     def __enter__(self) -> TurnReader:
+        self._task = asyncio.current_task()
         current_pacer.set(self.pacer)
         if self._deadline is not None:
             self._timer = asyncio.get_running_loop().call_at(self._deadline, self._expire)
@@ -40,26 +41,24 @@ class TurnReader:
 
     def _expire(self) -> None:
         self.expired = True
-        if self._waiting is not None:
-            self._waiting.cancel()
+        if self.pacer.reader_waiting and self._task is not None:  # a wait for ADK, not our own work
+            self._task.cancel()
 
     async def next(self) -> Event:
         """Raises StopAsyncIteration at the end, TimeoutError past the deadline."""
         if self.expired:
             raise TimeoutError
-        task = asyncio.current_task()
-        self._waiting = task
-        self.pacer.reader_waiting = True
+        pacer = self.pacer
+        pacer.reader_waiting = True
         try:
-            event = await anext(self._events)
+            event = await self._events.__anext__()
         except asyncio.CancelledError:
             # Ours if the timer fired and nobody else cancelled too (then the cancel goes on).
-            if self.expired and task is not None and task.uncancel() == 0:
+            if self.expired and self._task is not None and self._task.uncancel() == 0:
                 raise TimeoutError from None
             raise
         finally:
-            self._waiting = None
-            self.pacer.reader_waiting = False
+            pacer.reader_waiting = False
         if event.partial:
-            self.pacer.took_one()
+            pacer.took_one()
         return event
