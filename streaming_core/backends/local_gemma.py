@@ -306,6 +306,7 @@ class LocalGemmaLlm(BaseLlm):
         return {
             "prompt frame": f"{frame.name}: {len(frame.examples) // 2} example exchanges, "
             f"agent instruction {'kept' if frame.with_instruction else 'left out'}",
+            "history": "earlier messages recapped, the last exchange as Q/A" if frame.recap else "the whole transcript",
             "stops": ", ".join(repr(stop) for stop in frame.stops),
             "repeat penalty": f"{frame.repeat_penalty:g}",
             "repeat guard": f"no {frame.no_repeat_run}-token run of the answer twice" if frame.no_repeat_run else "off",

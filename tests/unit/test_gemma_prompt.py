@@ -34,6 +34,24 @@ def test_frame_leaves_out_the_instruction_when_told_and_uses_its_own_markers() -
     assert frame.render("Be terse.", TURNS[:1]) == "P.\n\nUser: What is the capital of France?\nAssistant:"
 
 
+def test_recap_lists_what_the_person_said_and_keeps_only_the_last_exchange_as_q_and_a() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True)
+    turns = [("user", "My name is Ada."), ("model", "I am a student."), *TURNS]
+
+    prompt = frame.render("", turns)
+
+    assert prompt == (
+        "P.\n\nEarlier in this conversation the person said:\n- My name is Ada.\n- What is the capital of France?"
+        "\n\nQ: What is the capital of France?\nA: Paris.\n\nQ: And of Italy?\nA:"
+    )
+
+
+def test_recap_leaves_a_first_question_as_it_is() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True)
+
+    assert frame.render("", TURNS[:1]) == PromptFrame(name="t", preamble="P.").render("", TURNS[:1])
+
+
 def test_default_frame_stops_at_a_new_question_or_answer_and_its_examples_alternate() -> None:
     assert {"\nQ:", "\nA:"} <= set(DEFAULT_FRAME.stops)
     roles = [role for role, _ in DEFAULT_FRAME.examples]
