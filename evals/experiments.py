@@ -44,7 +44,9 @@ _FAQ_PREAMBLE = (
     "one, separated by commas. A request to explain gets a full paragraph."
 )
 # The first default of issue 16: three examples, the whole conversation as a Q/A transcript.
-_FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False)
+_FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no_copy_run=0)
+# The second default: recap and the letters-from-the-start example, before the echo guard.
+_BOTH = replace(FEW_SHOT, no_copy_run=0)
 # "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
 # or in a default (docs/evals.md also has the subset experiments that led to A).
 _A = replace(_FIRST, preamble=_FIRST.preamble.replace(", and stops there.", "."))
@@ -80,8 +82,13 @@ VARIANTS: dict[str, PromptFrame] = {
     "first default, an FAQ-page preamble": replace(_FIRST, preamble=_FAQ_PREAMBLE),
     "first default, earlier turns recapped as the person's notes": replace(_FIRST, recap=True),
     "first default + letters from the start (up to F)": replace(_FIRST, examples=FEW_SHOT.examples),
-    "both (default)": FEW_SHOT,
-    "default without the agent instruction": replace(FEW_SHOT, with_instruction=False),
+    "both (recap and letters)": _BOTH,
+    "both without the agent instruction": replace(_BOTH, with_instruction=False),
+    "first default + echo guard on 6-token runs": replace(_FIRST, no_copy_run=6),
+    "first default + echo guard on 8-token runs": replace(_FIRST, no_copy_run=8),
+    "both + echo guard on 4-token runs": replace(_BOTH, no_copy_run=4),
+    "both + echo guard on 6-token runs (default)": FEW_SHOT,
+    "both + echo guard on 8-token runs": replace(_BOTH, no_copy_run=8),
 }
 
 

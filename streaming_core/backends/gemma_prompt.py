@@ -24,6 +24,8 @@ class PromptFrame:
     stops: tuple[str, ...] = ("\n\n", "\nQ:")
     repeat_penalty: float = 1.0  # llama.cpp's, over the last 64 tokens; 1.0 is off
     no_repeat_run: int = 0  # tokens in a run the answer may not repeat (repetition.NoRepeatRun); 0 is off
+    # Tokens in a run of the person's latest message the answer may not copy (repetition.NoCopyRun); 0 is off.
+    no_copy_run: int = 0
     with_instruction: bool = True  # the agent's instruction after the preamble
     # Earlier turns as a recap of what the person said, then only the last exchange as Q/A: the
     # model's own earlier answers ("My name is Ada." -> "I am a student.") otherwise outweigh them.
@@ -92,6 +94,9 @@ FEW_SHOT = PromptFrame(
     # Loops ("It is a beautiful thing. It is a beautiful thing.") are stopped by the run guard, not by
     # llama.cpp's repeat penalty, which also punishes digits the question holds ("Count to 10" -> "1, ..., 9").
     no_repeat_run=4,
+    # The answer may not copy 6 tokens of the message in a row: without it "My name is Tom and I live
+    # in Berlin." got itself back; names and short phrases stay free (4 lost a fact, 8 did as 6).
+    no_copy_run=6,
     recap=True,
 )
 
