@@ -19,7 +19,7 @@ from streaming_core.backends.local_gemma import create_local_gemma
 from streaming_core.sessions import create_session_service
 
 # Each variant changes one thing against the one before it, so the table says what each is worth.
-_FACT, _LETTERS, _EXPLAIN = (FEW_SHOT.examples[i : i + 2] for i in range(0, 6, 2))
+_FACT, _UPTO, _LETTERS, _EXPLAIN = (FEW_SHOT.examples[i : i + 2] for i in range(0, 8, 2))
 _MEMORY: tuple[Turn, ...] = (
     ("user", "My brother is called Sam."),
     ("model", "Sam is a nice name."),
@@ -38,9 +38,18 @@ _BRAZIL: tuple[Turn, ...] = (
     ("user", "What language is spoken in Brazil?"),
     ("model", "Portuguese is the language of Brazil."),
 )
+_FAQ_PREAMBLE = (
+    "Frequently asked questions\n\nClear, correct answers to common questions, checked by teachers. Each answer is "
+    "a complete sentence that names the thing asked about. A request to count gets every number up to the last "
+    "one, separated by commas. A request to explain gets a full paragraph."
+)
+# The first default of issue 16: three examples, the whole conversation as a Q/A transcript.
+_FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no_copy_run=0)
+# The second default: recap and the letters-from-the-start example, before the echo guard.
+_BOTH = replace(FEW_SHOT, no_copy_run=0)
 # "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
-# or in the default (docs/evals.md also has the subset experiments that led to A).
-_A = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", "."))
+# or in a default (docs/evals.md also has the subset experiments that led to A).
+_A = replace(_FIRST, preamble=_FIRST.preamble.replace(", and stops there.", "."))
 VARIANTS: dict[str, PromptFrame] = {
     "bare (before issue 16)": BARE,
     "A: few-shot, preamble on counting and explaining, run guard": _A,
@@ -55,10 +64,10 @@ VARIANTS: dict[str, PromptFrame] = {
         preamble=_A.preamble
         + " When the person says something about themselves, it acknowledges it briefly and remembers it.",
     ),
-    'A + "and stops there" after counting (default)': FEW_SHOT,
-    "default, guard on 6-token runs": replace(FEW_SHOT, no_repeat_run=6),
-    "default, letters example from the start (A, B, C, D)": replace(
-        FEW_SHOT,
+    'A + "and stops there" after counting (first default)': _FIRST,
+    "first default, guard on 6-token runs": replace(_FIRST, no_repeat_run=6),
+    "first default, letters example from the start (A, B, C, D)": replace(
+        _FIRST,
         examples=(
             *_FACT,
             ("user", "List the first four letters of the alphabet."),
@@ -66,10 +75,20 @@ VARIANTS: dict[str, PromptFrame] = {
             *_EXPLAIN,
         ),
     ),
-    "default, a science fact example instead of Shakespeare": replace(
-        FEW_SHOT, examples=(*_BOILING, *_LETTERS, *_EXPLAIN)
+    "first default, a science fact example instead of Shakespeare": replace(
+        _FIRST, examples=(*_BOILING, *_LETTERS, *_EXPLAIN)
     ),
-    "default + a second fact example last (Brazil)": replace(FEW_SHOT, examples=(*FEW_SHOT.examples, *_BRAZIL)),
+    "first default + a second fact example last (Brazil)": replace(_FIRST, examples=(*_FIRST.examples, *_BRAZIL)),
+    "first default, an FAQ-page preamble": replace(_FIRST, preamble=_FAQ_PREAMBLE),
+    "first default, earlier turns recapped as the person's notes": replace(_FIRST, recap=True),
+    "first default + letters from the start (up to F)": replace(_FIRST, examples=FEW_SHOT.examples),
+    "both (recap and letters)": _BOTH,
+    "both without the agent instruction": replace(_BOTH, with_instruction=False),
+    "first default + echo guard on 6-token runs": replace(_FIRST, no_copy_run=6),
+    "first default + echo guard on 8-token runs": replace(_FIRST, no_copy_run=8),
+    "both + echo guard on 4-token runs": replace(_BOTH, no_copy_run=4),
+    "both + echo guard on 6-token runs (default)": FEW_SHOT,
+    "both + echo guard on 8-token runs": replace(_BOTH, no_copy_run=8),
 }
 
 

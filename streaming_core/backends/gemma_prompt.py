@@ -24,30 +24,50 @@ class PromptFrame:
     stops: tuple[str, ...] = ("\n\n", "\nQ:")
     repeat_penalty: float = 1.0  # llama.cpp's, over the last 64 tokens; 1.0 is off
     no_repeat_run: int = 0  # tokens in a run the answer may not repeat (repetition.NoRepeatRun); 0 is off
+    # Tokens in a run of the person's latest message the answer may not copy (repetition.NoCopyRun); 0 is off.
+    no_copy_run: int = 0
     with_instruction: bool = True  # the agent's instruction after the preamble
+    # Earlier turns as a recap of what the person said, then only the last exchange as Q/A: the
+    # model's own earlier answers ("My name is Ada." -> "I am a student.") otherwise outweigh them.
+    recap: bool = False
     user: str = "Q:"
     model: str = "A:"
 
     def render(self, system: str, turns: Sequence[Turn]) -> str:
-        # A blank line before each question, as the base model writes transcripts itself.
-        transcript = "".join(
-            f"\n\n{self.user} {text}" if role == "user" else f"\n{self.model} {text}"
-            for role, text in (*self.examples, *turns)
-        )
         head = [self.preamble, system.strip() if self.with_instruction else ""]
-        return "\n\n".join(filter(None, head)) + transcript + f"\n{self.model}"
+        earlier, current = list(turns[:-1]), list(turns[-1:])
+        recap = ""
+        if self.recap and earlier:
+            said = "\n".join(f"- {text}" for role, text in earlier if role == "user")
+            recap = f"\n\nEarlier in this conversation the person said:\n{said}"
+            earlier = earlier[-2:]
+        return (
+            "\n\n".join(filter(None, head))
+            + self._transcript(self.examples)
+            + recap
+            + self._transcript([*earlier, *current])
+            + f"\n{self.model}"
+        )
+
+    def _transcript(self, turns: Sequence[Turn]) -> str:
+        # A blank line before each question, as the base model writes transcripts itself.
+        return "".join(
+            f"\n\n{self.user} {text}" if role == "user" else f"\n{self.model} {text}" for role, text in turns
+        )
 
 
 # The prompt before issue 16, kept to reproduce its baseline in docs/evals.md.
 BARE = PromptFrame(name="bare", preamble="You are a helpful assistant.")
 
 # Examples whose topics the evaluation does not ask about (no numbers to count, no capitals), so
-# what the model takes from them is the form: a sentence for a fact, every item of a sequence, a
-# paragraph for "explain". Measured in docs/evals.md: an example that counts numbers is copied
-# (its length or its start), and so is a remembered detail.
+# what the model takes from them is the form: a sentence for a fact, every item of a sequence (from
+# the start, and between two bounds), a paragraph for "explain". Measured in docs/evals.md: an
+# example that counts numbers is copied (its length or its start), and so is a remembered detail.
 EXAMPLES: tuple[Turn, ...] = (
     ("user", "Who wrote Romeo and Juliet?"),
     ("model", "William Shakespeare wrote Romeo and Juliet."),
+    ("user", "List the letters up to F."),
+    ("model", "A, B, C, D, E, F."),
     ("user", "List the letters from C to H."),
     ("model", "C, D, E, F, G, H."),
     ("user", "Explain how a bicycle works in detail"),
@@ -74,6 +94,10 @@ FEW_SHOT = PromptFrame(
     # Loops ("It is a beautiful thing. It is a beautiful thing.") are stopped by the run guard, not by
     # llama.cpp's repeat penalty, which also punishes digits the question holds ("Count to 10" -> "1, ..., 9").
     no_repeat_run=4,
+    # The answer may not copy 6 tokens of the message in a row: without it "My name is Tom and I live
+    # in Berlin." got itself back; names and short phrases stay free (4 lost a fact, 8 did as 6).
+    no_copy_run=6,
+    recap=True,
 )
 
 DEFAULT_FRAME = FEW_SHOT

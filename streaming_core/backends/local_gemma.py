@@ -30,7 +30,7 @@ from streaming_core.backends.gemma_prompt import (
     instruction_text,
     render_chat,
 )
-from streaming_core.backends.repetition import NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoRepeatRun
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -175,10 +175,17 @@ def plan_completion(
     if loaded.chat:
         return Completion(prompt, sampling | {"stop": sampling["stop"] + _TURN_MARKERS})
     options = {"stop": sampling["stop"] + _TURN_MARKERS + list(frame.stops), "repeat_penalty": frame.repeat_penalty}
+    guards: list[NoRepeatRun | NoCopyRun] = []
     if frame.no_repeat_run:
+        guards.append(NoRepeatRun(len(prompt), frame.no_repeat_run))
+    if frame.no_copy_run and turns and turns[-1][0] == "user":
+        # As the message stands in the prompt, after the question marker and a space.
+        message = loaded.llama.tokenize(f" {turns[-1][1]}".encode(), add_bos=False)
+        guards.append(NoCopyRun(len(prompt), message, frame.no_copy_run))
+    if guards:
         from llama_cpp import LogitsProcessorList
 
-        options["logits_processor"] = LogitsProcessorList([NoRepeatRun(len(prompt), frame.no_repeat_run)])
+        options["logits_processor"] = LogitsProcessorList(guards)
     return Completion(prompt, sampling | options)
 
 
@@ -306,9 +313,13 @@ class LocalGemmaLlm(BaseLlm):
         return {
             "prompt frame": f"{frame.name}: {len(frame.examples) // 2} example exchanges, "
             f"agent instruction {'kept' if frame.with_instruction else 'left out'}",
+            "history": "earlier messages recapped, the last exchange as Q/A" if frame.recap else "the whole transcript",
             "stops": ", ".join(repr(stop) for stop in frame.stops),
             "repeat penalty": f"{frame.repeat_penalty:g}",
             "repeat guard": f"no {frame.no_repeat_run}-token run of the answer twice" if frame.no_repeat_run else "off",
+            "echo guard": f"no {frame.no_copy_run}-token run of the latest message copied"
+            if frame.no_copy_run
+            else "off",
             "sampling defaults": f"top_k {_DEFAULT_TOP_K}, top_p {_DEFAULT_TOP_P}, seed 0",
         }
 

@@ -1,14 +1,23 @@
-"""Keeps the base model out of loops: it may not repeat a run of tokens its own answer already holds.
+"""Keeps the base model out of loops and from parroting: it may not repeat a run of tokens its own
+answer already holds, nor copy a long run of the person's latest message.
 
 llama.cpp's repeat penalty also punishes tokens of the prompt and every reuse of a digit or a
-comma, so it breaks counting ("Count to 10" -> "1, 2, ..., 9."); this looks at the answer only,
-and only at whole runs, which a count never repeats.
+comma, so it breaks counting ("Count to 10" -> "1, 2, ..., 9."); these look only at whole runs,
+which a count never repeats and a short quoted name or word is too short to be.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
+
+
+def _check_size(size: int) -> int:
+    if size < 2:
+        raise ValueError(f"size must be at least 2 tokens, got {size}")
+    return size
 
 
 class NoRepeatRun:
@@ -16,10 +25,8 @@ class NoRepeatRun:
     any ``size``-token run in the answer (the tokens after the first ``prompt_tokens``)."""
 
     def __init__(self, prompt_tokens: int, size: int) -> None:
-        if size < 2:
-            raise ValueError(f"size must be at least 2 tokens, got {size}")
         self.prompt_tokens = prompt_tokens
-        self.size = size
+        self.size = _check_size(size)
 
     def __call__(self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
         answer = input_ids[self.prompt_tokens :].tolist()
@@ -30,4 +37,26 @@ class NoRepeatRun:
         for start in range(len(answer) - lead):
             if answer[start : start + lead] == tail:
                 scores[answer[start + lead]] = -np.inf
+        return scores
+
+
+class NoCopyRun:
+    """A llama-cpp-python logits processor: forbids the token that would complete, in the answer
+    (the tokens after the first ``prompt_tokens``), a copy of any ``size``-token run of ``source``
+    (the person's latest message): no_repeat_ngram against the question, so the answer cannot
+    echo it back while names and short phrases from it stay free to use."""
+
+    def __init__(self, prompt_tokens: int, source: Sequence[int], size: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.lead = _check_size(size) - 1
+        # Each (size - 1)-token run of the source -> the tokens that follow it there.
+        self.next_tokens: dict[tuple[int, ...], list[int]] = {}
+        for start in range(len(source) - self.lead):
+            self.next_tokens.setdefault(tuple(source[start : start + self.lead]), []).append(source[start + self.lead])
+
+    def __call__(self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
+        if len(input_ids) - self.prompt_tokens < self.lead:
+            return scores
+        if banned := self.next_tokens.get(tuple(input_ids[len(input_ids) - self.lead :].tolist())):
+            scores[banned] = -np.inf
         return scores

@@ -20,7 +20,13 @@ from google.genai import types
 from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
 from streaming_core.backends.gemma_prompt import conversation_turns
-from streaming_core.backends.local_gemma import N_CTX, THREAD_NAME_PREFIX, LocalGemmaLlm, create_local_gemma
+from streaming_core.backends.local_gemma import (
+    N_CTX,
+    THREAD_NAME_PREFIX,
+    LocalGemmaLlm,
+    _load_model,
+    create_local_gemma,
+)
 from streaming_core.events import Queued, StreamEvent, TextDelta
 from streaming_core.sessions import create_session_service
 
@@ -187,6 +193,21 @@ async def test_request_cancelled_while_queued_leaves_the_queue(llm: LocalGemmaLl
     assert text_of(rest[-1]).startswith(COUNTED)
     (answer,) = [r async for r in llm.generate_content_async(make_request("What is 2 + 2?"))]
     assert "4" in text_of(answer)
+
+
+@pytest.mark.asyncio
+async def test_the_answer_copies_no_long_run_of_the_message(llm: LocalGemmaLlm) -> None:
+    # Without the echo guard the base model says this statement straight back (docs/evals.md).
+    message = "My favourite food is pizza."
+    tokenize = _load_model(llm.model_path, llm.n_threads).llama.tokenize
+
+    (response,) = [r async for r in llm.generate_content_async(make_request(message))]
+
+    size = llm.frame.no_copy_run
+    said, answer = (tokenize(f" {text}".encode(), add_bos=False) for text in (message, text_of(response)))
+    runs = {tuple(said[i : i + size]) for i in range(len(said) - size + 1)}
+    assert text_of(response).strip()
+    assert not any(tuple(answer[i : i + size]) in runs for i in range(len(answer) - size + 1))
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming_core.backends.gemma_prompt import BARE, DEFAULT_FRAME, PromptFrame, render_chat
-from streaming_core.backends.repetition import NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoRepeatRun
 
 TURNS = [("user", "What is the capital of France?"), ("model", "Paris."), ("user", "And of Italy?")]
 
@@ -32,6 +32,24 @@ def test_frame_leaves_out_the_instruction_when_told_and_uses_its_own_markers() -
     frame = PromptFrame(name="t", preamble="P.", with_instruction=False, user="User:", model="Assistant:")
 
     assert frame.render("Be terse.", TURNS[:1]) == "P.\n\nUser: What is the capital of France?\nAssistant:"
+
+
+def test_recap_lists_what_the_person_said_and_keeps_only_the_last_exchange_as_q_and_a() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True)
+    turns = [("user", "My name is Ada."), ("model", "I am a student."), *TURNS]
+
+    prompt = frame.render("", turns)
+
+    assert prompt == (
+        "P.\n\nEarlier in this conversation the person said:\n- My name is Ada.\n- What is the capital of France?"
+        "\n\nQ: What is the capital of France?\nA: Paris.\n\nQ: And of Italy?\nA:"
+    )
+
+
+def test_recap_leaves_a_first_question_as_it_is() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True)
+
+    assert frame.render("", TURNS[:1]) == PromptFrame(name="t", preamble="P.").render("", TURNS[:1])
 
 
 def test_default_frame_stops_at_a_new_question_or_answer_and_its_examples_alternate() -> None:
@@ -70,3 +88,34 @@ def test_no_repeat_run_ignores_the_prompt_and_new_runs() -> None:
 def test_no_repeat_run_needs_runs_of_at_least_two_tokens() -> None:
     with pytest.raises(ValueError, match="size"):
         NoRepeatRun(prompt_tokens=0, size=1)
+
+
+def test_no_copy_run_forbids_the_token_that_would_complete_a_run_of_the_message() -> None:
+    guard = NoCopyRun(prompt_tokens=2, source=[5, 6, 7, 8], size=3)
+    # prompt 9 9 | answer 1 6 7: writing 8 now would copy the message's run "6 7 8"
+    result = guard(np.array([9, 9, 1, 6, 7], dtype=np.intc), scores())
+
+    assert result[8] == -np.inf
+    assert np.isfinite(np.delete(result, 8)).all()
+
+
+def test_no_copy_run_allows_shorter_quotes_and_runs_reaching_into_the_prompt() -> None:
+    guard = NoCopyRun(prompt_tokens=2, source=[5, 6, 7, 8], size=3)
+
+    # "6 7" quoted is shorter than a run; "7 8" after a prompt ending in 6 is not a copy by the answer.
+    assert np.isfinite(guard(np.array([9, 9, 1, 2, 7], dtype=np.intc), scores())).all()
+    assert np.isfinite(guard(np.array([9, 6, 7], dtype=np.intc), scores())).all()
+
+
+def test_no_copy_run_forbids_every_continuation_the_message_has() -> None:
+    guard = NoCopyRun(prompt_tokens=0, source=[1, 2, 3, 4, 1, 2, 5], size=3)
+
+    result = guard(np.array([1, 2], dtype=np.intc), scores())
+
+    assert result[3] == result[5] == -np.inf
+    assert np.isfinite(np.delete(result, [3, 5])).all()
+
+
+def test_no_copy_run_needs_runs_of_at_least_two_tokens() -> None:
+    with pytest.raises(ValueError, match="size"):
+        NoCopyRun(prompt_tokens=0, source=[1, 2], size=1)
