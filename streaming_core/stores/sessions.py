@@ -38,8 +38,11 @@ T = TypeVar("T")
 # the turns queued longest (500 concurrent turns on one worker lost 198 at 10 s, issue 11).
 # pool_timeout is then only a backstop.
 POOL_SIZE, MAX_OVERFLOW = 10, 20
-# pool_pre_ping (ADK's default) stays: one SELECT 1 per trip keeps a PostgreSQL restart from
-# failing the first turn after it.
+# No pool_pre_ping (ADK's default), whose SELECT 1 is one more round trip on every trip: a pooled
+# connection a PostgreSQL restart killed fails its first statement as a disconnect, which makes
+# SQLAlchemy drop every connection of the pool made before it, and the trip is tried once more on a
+# new one. pool_recycle retires connections a server or a proxy may have closed while idle.
+POOL_RECYCLE_S = 300
 
 
 def default_uri(session_db: Path) -> str:
@@ -64,7 +67,7 @@ def _postgresql(uri: str) -> BaseSessionService:
             f"{VARIABLE}={redact(uri)!r}: use the asyncpg driver, postgresql+asyncpg://user:password@host:port/db"
         )
     try:
-        return PostgresSessionService(db_url=uri, pool_timeout=60)
+        return PostgresSessionService(db_url=uri, pool_timeout=60, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_S)
     except ValueError as error:  # ADK's message already has the password removed
         raise ConfigurationError(f"{VARIABLE}: {error}") from None
 
@@ -144,6 +147,14 @@ class PostgresSessionService(DatabaseSessionService):
         # No nesting: none of ADK's methods calls another public one, so a trip holds one permit.
         async with self.trips:
             try:
+                try:
+                    return await call(**kwargs)
+                except DBAPIError as error:
+                    # A dead pooled connection fails before its statement ran, so once more is safe (an
+                    # append whose commit did land is refused by ADK's stale-session check, not doubled).
+                    if not error.connection_invalidated:
+                        raise
+                    logger.info("a pooled connection was dead (PostgreSQL restarted?); trying once more")
                 return await call(**kwargs)
             except Exception as error:
                 if _storage_failure(error):
