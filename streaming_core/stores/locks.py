@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio.lock import Lock as RedisLock
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 from streaming_core.errors import StreamingCoreError
 from streaming_core.stores.redis_client import redis_client
@@ -22,7 +22,10 @@ from streaming_core.stores.urls import scheme_of
 
 logger = logging.getLogger(__name__)
 
-LOCK_TTL_S = 10.0
+# The holder renews on its event loop, which a worker busy with hundreds of turns can starve for
+# seconds (issue 11: 500 turns on one worker). 30 s leaves 20 s of lateness before a live holder's
+# lock lapses, and still frees a dead holder's conversation within half a minute.
+LOCK_TTL_S = 30.0
 RENEW_EVERY_S = LOCK_TTL_S / 3
 
 
@@ -96,11 +99,19 @@ class RedisConversationLock:
         self._renewal = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
+        # reacquire resets the TTL if the key still holds our token, however late it comes; it
+        # fails only when the lock is gone: expired and maybe taken (LockNotOwnedError), or already
+        # released here (LockError). Either way renewing again cannot help, so the loop ends.
         while True:
             await asyncio.sleep(RENEW_EVERY_S)
             try:
                 await self._lock.reacquire()
-            except (LockError, RedisError) as error:  # lost (Redis restarted) or unreachable: the turn goes on
+            except LockNotOwnedError:  # expired (Redis restarted, or renewed too late): the turn goes on
+                logger.warning("the lock of %s lapsed before it was renewed", self._name)
+                return
+            except LockError:  # released meanwhile
+                return
+            except RedisError as error:  # unreachable for now: try again next period
                 logger.warning("could not renew the lock of %s: %s", self._name, error)
 
     def release(self) -> None:

@@ -31,6 +31,19 @@ logger = logging.getLogger(__name__)
 VARIABLE = "SESSION_SERVICE_URI"
 T = TypeVar("T")
 
+# One worker's PostgreSQL connections; PostgreSQL's default max_connections is 100, room for a few
+# workers. A turn makes five short trips (create or read the session, ADK's read, two appends, the
+# usage read); a burst of hundreds of turns per worker queues for them in PostgresSessionService's
+# semaphore, in order and without a time limit, not in SQLAlchemy's pool, whose pool_timeout failed
+# the turns queued longest (500 concurrent turns on one worker lost 198 at 10 s, issue 11).
+# pool_timeout is then only a backstop.
+POOL_SIZE, MAX_OVERFLOW = 10, 20
+# No pool_pre_ping (ADK's default), whose SELECT 1 is one more round trip on every trip: a pooled
+# connection a PostgreSQL restart killed fails its first statement as a disconnect, which makes
+# SQLAlchemy drop every connection of the pool made before it, and the trip is tried once more on a
+# new one. pool_recycle retires connections a server or a proxy may have closed while idle.
+POOL_RECYCLE_S = 300
+
 
 def default_uri(session_db: Path) -> str:
     """SESSION_DB as a URI: `sqlite:///relative/path` or `sqlite:////absolute/path`, as ADK writes them."""
@@ -54,13 +67,7 @@ def _postgresql(uri: str) -> BaseSessionService:
             f"{VARIABLE}={redact(uri)!r}: use the asyncpg driver, postgresql+asyncpg://user:password@host:port/db"
         )
     try:
-        # Sized for many concurrent turns per worker; PostgreSQL's default max_connections is 100. A
-        # turn makes five short visits (create or read the session, ADK's read, two appends, the usage
-        # read); under a burst they queue for a connection, and a queue longer than pool_timeout lost
-        # turns (100 concurrent turns on a loaded machine lost 14 at 10 s), so the wait may be long.
-        # pool_pre_ping (ADK's default) stays: one SELECT 1 per visit keeps a PostgreSQL restart from
-        # failing the first turn after it.
-        return PostgresSessionService(db_url=uri, pool_size=10, max_overflow=20, pool_timeout=60)
+        return PostgresSessionService(db_url=uri, pool_timeout=60, pool_pre_ping=False, pool_recycle=POOL_RECYCLE_S)
     except ValueError as error:  # ADK's message already has the password removed
         raise ConfigurationError(f"{VARIABLE}: {error}") from None
 
@@ -120,38 +127,59 @@ def _unavailable(error: Exception) -> SessionStoreUnavailable:
     return SessionStoreUnavailable("The conversation store is unreachable or failing; try again in a moment.")
 
 
-async def _guarded(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except IntegrityError:
-        raise  # a bug, not an unreachable store
-    except (DBAPIError, PoolTimeout, OSError) as error:  # refused, reset, restarted, pool exhausted
-        raise _unavailable(error) from error
+def _storage_failure(error: Exception) -> bool:
+    # IntegrityError is a bug, not an unreachable store; the rest: refused, reset, restarted, pool exhausted.
+    return isinstance(error, (DBAPIError, PoolTimeout, OSError)) and not isinstance(error, IntegrityError)
 
 
 class PostgresSessionService(DatabaseSessionService):
     """ADK's DatabaseSessionService whose storage failures become SessionStoreUnavailable, as the
-    SQLite store's do, so a database restart ends a stream with an error event, not a traceback."""
+    SQLite store's do, so a database restart ends a stream with an error event, not a traceback; and
+    whose trips wait their turn for one of the pool's connections (`trips`), so a burst queues."""
+
+    def __init__(
+        self, db_url: str, *, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW, **kwargs: Any
+    ) -> None:
+        super().__init__(db_url, pool_size=pool_size, max_overflow=max_overflow, **kwargs)
+        self.trips = asyncio.Semaphore(pool_size + max_overflow)  # at most one trip per connection
+
+    async def _trip(self, call: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
+        # No nesting: none of ADK's methods calls another public one, so a trip holds one permit.
+        async with self.trips:
+            try:
+                try:
+                    return await call(**kwargs)
+                except DBAPIError as error:
+                    # A dead pooled connection fails before its statement ran, so once more is safe (an
+                    # append whose commit did land is refused by ADK's stale-session check, not doubled).
+                    if not error.connection_invalidated:
+                        raise
+                    logger.info("a pooled connection was dead (PostgreSQL restarted?); trying once more")
+                return await call(**kwargs)
+            except Exception as error:
+                if _storage_failure(error):
+                    raise _unavailable(error) from error
+                raise
 
     async def create_session(
         self, *, app_name: str, user_id: str, state: dict[str, Any] | None = None, session_id: str | None = None
     ) -> Session:
-        return await _guarded(
-            super().create_session(app_name=app_name, user_id=user_id, state=state, session_id=session_id)
+        return await self._trip(
+            super().create_session, app_name=app_name, user_id=user_id, state=state, session_id=session_id
         )
 
     async def get_session(
         self, *, app_name: str, user_id: str, session_id: str, config: GetSessionConfig | None = None
     ) -> Session | None:
-        return await _guarded(
-            super().get_session(app_name=app_name, user_id=user_id, session_id=session_id, config=config)
+        return await self._trip(
+            super().get_session, app_name=app_name, user_id=user_id, session_id=session_id, config=config
         )
 
     async def list_sessions(self, *, app_name: str, user_id: str | None = None) -> ListSessionsResponse:
-        return await _guarded(super().list_sessions(app_name=app_name, user_id=user_id))
+        return await self._trip(super().list_sessions, app_name=app_name, user_id=user_id)
 
     async def delete_session(self, app_name: str, user_id: str, session_id: str) -> None:
-        await _guarded(super().delete_session(app_name=app_name, user_id=user_id, session_id=session_id))
+        await self._trip(super().delete_session, app_name=app_name, user_id=user_id, session_id=session_id)
 
     async def append_event(self, session: Session, event: Event) -> Event:
-        return await _guarded(super().append_event(session, event))
+        return await self._trip(super().append_event, session=session, event=event)

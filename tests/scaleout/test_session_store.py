@@ -16,7 +16,7 @@ from streaming_core.runtime import AssistantConfig, build_assistant
 from streaming_core.sessions import BoundedInMemorySessionService
 from streaming_core.settings import Settings, load_settings
 from streaming_core.sqlite_sessions import FastSqliteSessionService
-from streaming_core.stores.sessions import check_session_store, create_session_store
+from streaming_core.stores.sessions import PostgresSessionService, check_session_store, create_session_store
 from streaming_core.stores.urls import redact
 from streaming_core.testing.datastores import PostgresServer, free_port
 
@@ -87,3 +87,18 @@ async def test_conversations_in_postgresql_are_shared_by_every_assistant(postgre
     history = await second.history(session_id)
     assert [(m.role, m.text) for m in history] == [("user", "Ada"), ("assistant", "Hello, Ada!")]
     assert session_id in [c.session_id for c in await second.conversations()]
+
+
+async def test_a_burst_larger_than_the_pool_queues_instead_of_timing_out(postgres_server: PostgresServer) -> None:
+    """Issue 11: 500 concurrent turns on one worker lost 198 answers to 'QueuePool limit ... reached,
+    connection timed out'; trips now wait in order for a connection instead of timing out in the pool."""
+    service = PostgresSessionService(db_url=postgres_server.url, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    await check_session_store(service, postgres_server.url)
+    try:
+        created = await asyncio.gather(
+            *(service.create_session(app_name="lab", user_id=f"burst{n}", state={"n": n}) for n in range(40))
+        )
+    finally:
+        await service.close()
+
+    assert sorted(session.state["n"] for session in created) == list(range(40))

@@ -14,6 +14,7 @@ from httpx_sse import aconnect_sse
 
 from streaming_core.api.limits import ApiLimits
 from streaming_core.backends.scripted import ScriptedReply
+from streaming_core.stores.sessions import check_session_store, create_session_store
 from streaming_core.testing.cluster import Cluster, Stores
 from streaming_core.testing.datastores import PostgresServer, RedisServer
 from streaming_core.testing.sse import SseReply, read_sse
@@ -92,3 +93,24 @@ async def test_postgresql_down_when_the_answer_ends(own_stores: tuple[RedisServe
         await next_turn_works(cluster, reply.headers["x-session-id"])
         output = cluster.workers[0].output()
         assert "Traceback" not in output, output
+
+
+async def test_the_first_trip_after_a_postgresql_restart_reconnects(
+    own_stores: tuple[RedisServer, PostgresServer],
+) -> None:
+    """Without pool_pre_ping's SELECT 1 per trip, a pooled connection the restart killed fails its
+    first statement; the trip is tried once more on a new connection instead of failing."""
+    _, postgres = own_stores
+    service = create_session_store(postgres.url)
+    await check_session_store(service, postgres.url)
+    try:
+        await service.create_session(app_name="lab", user_id="u")  # leaves a connection in the pool
+        await asyncio.to_thread(postgres.stop, keep_data=True)
+        await asyncio.to_thread(postgres.start)
+
+        session = await service.create_session(app_name="lab", user_id="u")
+        found = await service.get_session(app_name="lab", user_id="u", session_id=session.id)
+    finally:
+        await service.close()
+
+    assert found is not None and found.id == session.id
