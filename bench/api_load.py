@@ -183,8 +183,9 @@ NOTES = [
     "waited in that queue. Our SQLite service now runs ADK's own SQL on one long-lived connection per service, "
     "each operation in one step of the loop (WAL, no fsync per commit), about the in-memory store's cost.",
     "CPU/chunk is per chunk the model sent (CHUNK_CHARS characters each), and an answer is complete when all "
-    "its characters arrived. Our server joins the text deltas that are ready while a turn's reader is behind "
-    "(coalescing at the model seam), so under load an answer arrives in fewer events (events/answer); ADK's "
+    "its characters arrived. Our server joins the text deltas that are ready while an event of the turn is "
+    "still on its way to its client (coalescing at the model seam, Nagle's rule), so under load an "
+    "answer arrives in fewer events (events/answer); ADK's "
     "server sends one event per model chunk.",
     "Per chunk: ADK's Runner is the same code in both servers (its per-event telemetry included; our runs "
     "choose the stable GenAI semconv, which does not copy every partial into the span). On our side one "

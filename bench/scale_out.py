@@ -308,10 +308,10 @@ def _notes(results: Results, streams: int) -> list[str]:
     bounds_loss = (
         [
             f"What lost our answers ({store_losses} of them): `store` / `store_unavailable` is the conversation "
-            "store not answering in time. On PostgreSQL each worker's SQLAlchemy pool (10 connections + 20 "
-            "overflow, `streaming_core/stores/sessions.py`) is waited on for at most 10 s; with hundreds of turns "
-            "per worker on 2 shared cores, turns queue behind it longer than that (the workers log 'QueuePool "
-            "limit of size 10 overflow 20 reached'), and the turn ends with an error event or a 503, never a hang."
+            "store not answering in time. On PostgreSQL each worker's turns queue in order for its pool's 30 "
+            "connections (a semaphore sized to the pool, `streaming_core/stores/sessions.py`), with the pool's "
+            "60 s timeout only as a backstop; a loss here means a store trip failed (see the workers' log), and "
+            "the turn ended with an error event or a 503, never a hang."
         ]
         if store_losses
         else []
