@@ -4,10 +4,10 @@ target's verdict to docs/bench-verdicts.json (`python -m bench.compare` compares
 `make bench SECTIONS="layers local" REPEATS=40` runs those sections with at least 40 interleaved
 repetitions (BENCH_REPEATS) in the sections that repeat until stable, and never fewer than each
 section's own minimum, chosen so that a verdict on a median rests on enough repetitions to
-survive a rerun: layers 25, local model 15, scale-out 7; memory repeats a third as often (at
+survive a rerun: layers 25, local model 15; scale-out runs BENCH_SCALE_REPEATS (3); memory repeats a third as often (at
 least 3), as neighbours do not move its figures. Sizes come from environment variables
 (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS, BENCH_WS_SIZES_KB, BENCH_WS_REPEATS,
-BENCH_BROWSER_SAMPLES, BENCH_STOP_SAMPLES) so a quick run fits a busy machine; the page says what
+BENCH_BROWSER_SAMPLES, BENCH_STOP_SAMPLES, BENCH_SCALE_LEVELS) so a quick run fits a busy machine; the page says what
 each section took. Naming sections reruns only those: the page keeps the others' last results.
 Each section records the machine's load around it and is marked busy when other processes took a
 share of the CPU meanwhile (bench/context.py).
