@@ -3,10 +3,13 @@ for the browser tests, the browser benchmarks and the screenshot script."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from streaming_core.testing.streamlit_server import StreamlitServer
 
@@ -22,28 +25,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-# Counts finished script runs: Streamlit sets data-test-script-state on stApp. A fast run can go
-# notRunning -> running -> notRunning within one observer batch, so replay the batch's old values.
-WATCH_RUNS = """
-window.__runsFinished = 0;
-let lastState = null;
-const see = (state) => {
-  if (state !== lastState && state === "notRunning") window.__runsFinished += 1;
-  lastState = state;
-};
-new MutationObserver((records) => {
-  for (const record of records) {
-    if (record.type === "attributes" && record.target.getAttribute("data-testid") === "stApp") {
-      see(record.oldValue);
-    }
-  }
-  const app = document.querySelector('[data-testid="stApp"]');
-  see(app && app.getAttribute("data-test-script-state"));
-}).observe(document, {
-  subtree: true, childList: true, attributes: true, attributeOldValue: true,
-  attributeFilter: ["data-test-script-state"],
-});
-"""
+_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Records each distinct length of the last chat message's text, with its time.
 WATCH_ANSWER = """
@@ -65,21 +47,40 @@ class Browser:
     def __init__(self, page: Any, server: StreamlitServer) -> None:
         self.page = page
         self.server = server
-        page.add_init_script(WATCH_RUNS)
+        self.finished_runs = 0
+        page.on("websocket", self._watch_runs)
+
+    def _watch_runs(self, websocket: Any) -> None:
+        """Counts the server's script_finished messages, read with Streamlit's own protobuf. The
+        page's run state cannot count them: React may render a fast run's 'running' and
+        'notRunning' in one commit, so the DOM never changes and the run goes unseen."""
+
+        def frame(payload: bytes | str) -> None:
+            if isinstance(payload, bytes):
+                message = ForwardMsg.FromString(payload)
+                # A run stopped for the rerun an action asked for is not the run it waits for.
+                if message.WhichOneof("type") == "script_finished" and message.script_finished != _FOR_RERUN:
+                    self.finished_runs += 1
+
+        websocket.on("framereceived", frame)
 
     def open(self, path: str = "") -> None:
         self.page.goto(f"{self.server.url}/{path}")
-        self.page.wait_for_function("window.__runsFinished >= 1", timeout=120_000)
-
-    def finished_runs(self) -> int:
-        return int(self.page.evaluate("window.__runsFinished"))
+        self._wait_for_runs(1, 120_000)
 
     def run_after(self, action: Callable[[], None], timeout_ms: float = 120_000) -> None:
         """Does `action`, then waits until Streamlit finished the run it caused (or the run going on
         when it acted, which is the one that a Stop ends)."""
-        before = self.finished_runs()
+        before = self.finished_runs
         action()
-        self.page.wait_for_function("n => window.__runsFinished > n", arg=before, timeout=timeout_ms)
+        self._wait_for_runs(before + 1, timeout_ms)
+
+    def _wait_for_runs(self, count: int, timeout_ms: float) -> None:
+        deadline = time.monotonic() + timeout_ms / 1000
+        while self.finished_runs < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Streamlit finished {self.finished_runs} runs, not {count}, in {timeout_ms:.0f} ms")
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the websocket's frames
 
     def wait_until_idle(self, timeout_ms: float = 120_000) -> None:
         self.page.wait_for_selector(IDLE, timeout=timeout_ms)
