@@ -4,6 +4,7 @@ the paced scripted model and Gemini through google-genai (a local fake), session
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from bench.servers import (
     store_env,
 )
 from bench.sse_clients import ADK, OURS, Protocol
-from bench.stats import Spread, Target, paired_ratios
+from bench.stats import Spread, Target
 
 CHUNKS, CHUNK_DELAY = 100, 0.01  # the paced scripted model: 1 s per answer unloaded
 GEMINI_CHUNKS, GEMINI_DELAY = 12, 0.03  # the fake Gemini: what a new user tried in issue 12
@@ -143,8 +144,9 @@ def _targets(case: Case, streams: int, ours: list[Level], adk: list[Level]) -> l
     where = f"{case.label}, {streams} streams"
     targets = [
         Target.check(
-            f"{where}: our wall time at least {WALL_RATIO}× faster than ADK's server (ADK's wall / ours)",
-            paired_ratios([run.wall_s for run in adk], [run.wall_s for run in ours]),
+            f"{where}: our API completes answers at least {WALL_RATIO}× as fast as ADK's server (answers "
+            "completed per second, ours / ADK's: ADK's wall time / ours when both complete every answer)",
+            _speedups(ours, adk),
             WALL_RATIO,
             "at_least",
             unit=lambda ratio: f"{ratio:.2f}×",
@@ -171,7 +173,18 @@ def _targets(case: Case, streams: int, ours: list[Level], adk: list[Level]) -> l
     return targets
 
 
+def _speedups(ours: list[Level], adk: list[Level]) -> Spread:
+    """Our answers completed per second over ADK's, repetition by repetition (infinite where ADK's
+    server completed none)."""
+    pairs = zip(ours, adk, strict=True)
+    return Spread.of([o.answers_per_s / a.answers_per_s if a.completed else math.inf for o, a in pairs])
+
+
 NOTES = [
+    "The speed target compares answers completed per second, not bare wall time: a server that loses answers "
+    '(ADK\'s on SQLite: "database is locked") stops working on them early and ends its wall time sooner for '
+    "less work. Where both servers complete every answer the two are the same ratio. TTFC percentiles are "
+    "over the streams that got a first chunk.",
     "What bounds the levels is one server process's CPU: the paced agent asks for streams × 100 chunks/s, "
     "and each chunk is an event-loop round (timer, epoll, task switches) across ADK's tasks, our run task and "
     "the response task, so under load a stream's chunks come in bursts and answers stretch past their second. "

@@ -65,6 +65,12 @@ class Level:
         return self.chunks / self.wall_s
 
     @property
+    def answers_per_s(self) -> float:
+        """Answers completed per second of wall time: the work done, since a server that loses
+        answers ends its wall time sooner."""
+        return self.completed / self.wall_s
+
+    @property
     def cpu_per_chunk(self) -> float:
         return self.server_cpu_s / self.chunks if self.chunks else 0.0
 
