@@ -120,9 +120,12 @@ def main(argv: list[str]) -> int:
         "side by side), and treat absolute numbers as this machine's. A target is **met** when the whole spread "
         "meets it (or, for a target on a percentile, where that percentile lies), **MISSED** when none of it "
         "does, and **inconclusive** when the spread straddles the limit; each target says what it is judged on. "
+        "The spread of a target judged on min–max is where the distribution reaches ('reaches'): min–max "
+        "widened by range/(n−1) on each side, the unbiased estimate of a uniform distribution's ends, because "
+        "a few samples fall short of where a rerun lands (3 span half the width on average) and a verdict on "
+        "bare min–max flipped between reruns. "
         f"A verdict marked 'a rerun may differ' is one that fewer than {STEADY_AGREEMENT:.0%} of {RESAMPLES:,} "
-        "bootstrap resamples of its own samples reproduce (resamples stay within the measured range, so a met "
-        "or missed verdict on min–max is less sure than its share says); quote only the others. "
+        "bootstrap resamples of its own samples reproduce; quote only the others. "
         f"The verdicts are also in `{VERDICTS.name}` (`python -m bench.compare OLD NEW` lists what changed "
         f"between two runs; `make bench-twice` runs twice and compares). {_duration(durations)}",
         *_busy_warning(sections.values()),

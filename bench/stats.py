@@ -1,9 +1,9 @@
 """Samples with their spread, repetition until stable, and honest verdicts (met, missed, inconclusive).
 
 A figure measured on a shared machine is a distribution, not a number: a target is met only when
-the whole spread meets it (for a target on a percentile, where that percentile lies), missed only
-when the whole spread misses it, and inconclusive when the spread straddles it. Every section of
-the benchmark page reports figures through this module.
+the whole spread (min–max, widened where samples are few) meets it (for a target on a percentile,
+where that percentile lies), missed only when none of it does, and inconclusive when the spread
+straddles it. Every section of the benchmark page reports figures through this module.
 """
 
 from __future__ import annotations
@@ -73,6 +73,18 @@ class Spread:
     def map(self, function: Callable[[float], float]) -> Spread:
         """The same samples through `function` (a unit change, a ratio to a constant)."""
         return Spread(tuple(function(sample) for sample in self.samples))
+
+    @property
+    def reach(self) -> tuple[float, float]:
+        """How far the figure's distribution reaches, estimated from the samples: min–max widened by
+        range/(n−1) on each side, the unbiased estimate of a uniform distribution's ends. A few samples
+        fall short of where a rerun can land (3 span half the distribution's width on average), so a
+        verdict on bare min–max flips between reruns; with many samples the widening vanishes."""
+        width = self.high - self.low
+        if self.n < 2 or not math.isfinite(width):  # an infinite sample (a rival that did nothing) stays as it is
+            return self.low, self.high
+        margin = width / (self.n - 1)
+        return self.low - margin, self.high + margin
 
     def percentile_bounds(self, fraction: float, confidence: float = 0.95) -> tuple[float, float]:
         """Where the `fraction` percentile lies, from the samples alone: the order statistics that
@@ -144,13 +156,14 @@ Direction = Literal["at_most", "at_least"]
 
 
 def judge(spread: Spread, limit: float, direction: Direction, percentile: float | None = None) -> Verdict:
-    """Met when every sample meets the limit, missed when none does, inconclusive otherwise.
+    """Met when the whole spread meets the limit, missed when none of it does, inconclusive otherwise.
 
-    Judged on the whole spread (min–max), not the median: a verdict that a rerun can flip is
-    not a verdict. A target stated on a percentile ("p95 under 150 ms") is judged on where that
-    percentile lies (`Spread.percentile_bounds`) instead of min–max.
+    Judged on the whole spread, not the median: a verdict that a rerun can flip is not a verdict.
+    The spread is where the distribution reaches (`Spread.reach`: min–max, widened where samples
+    are few), since a rerun draws new samples. A target stated on a percentile ("p95 under 150 ms")
+    is judged on where that percentile lies (`Spread.percentile_bounds`) instead.
     """
-    low, high = (spread.low, spread.high) if percentile is None else spread.percentile_bounds(percentile)
+    low, high = spread.reach if percentile is None else spread.percentile_bounds(percentile)
     best, worst = (low, high) if direction == "at_most" else (high, low)
     if _meets(worst, limit, direction):
         return Verdict.MET
@@ -211,9 +224,11 @@ class Target:
         unit: Callable[[float], str] = lambda value: f"{value:.3g}",
         percentile: float | None = None,
     ) -> Target:
-        """`description` with the measured spread appended, judged against `limit` on the whole
-        spread, or on where `percentile` lies when the target is stated on one."""
+        """`description` with the measured spread appended, judged against `limit` on where the
+        spread reaches, or on where `percentile` lies when the target is stated on one."""
         measured = spread.format(unit)
+        if percentile is None and spread.reach != (spread.low, spread.high):
+            measured += f"; reaches {unit(spread.reach[0])}–{unit(spread.reach[1])}"
         if percentile is not None:
             low, high = spread.percentile_bounds(percentile)
             where = unit(low) if low == high else f"between {unit(low)} and {unit(high)}"

@@ -74,7 +74,7 @@ def test_a_section_record_keeps_target_text_verdict_and_measurement_apart(tmp_pa
                 {
                     "target": "overhead ≤ 5%",
                     "verdict": "inconclusive",
-                    "measured": "1.04 (1.01–1.07, n=2)",
+                    "measured": "1.04 (1.01–1.07, n=2); reaches 0.95–1.13",
                     "agreement": 0.533,
                 },
                 {"target": "nothing lost", "verdict": "met", "measured": "lost 0", "agreement": None},

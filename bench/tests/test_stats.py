@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 
 import pytest
 
@@ -22,12 +23,12 @@ from bench.stats import (
 )
 
 
-def test_judge_whole_spread_under_limit_is_met() -> None:
-    assert judge(Spread.of([0.01, 0.02, 0.05]), 0.05, "at_most") is Verdict.MET
+def test_judge_whole_reach_under_limit_is_met() -> None:
+    assert judge(Spread.of([0.01, 0.02, 0.03]), 0.05, "at_most") is Verdict.MET
 
 
-def test_judge_whole_spread_over_limit_is_missed() -> None:
-    assert judge(Spread.of([0.051, 0.06, 0.2]), 0.05, "at_most") is Verdict.MISSED
+def test_judge_whole_reach_over_limit_is_missed() -> None:
+    assert judge(Spread.of([0.06, 0.06, 0.07]), 0.05, "at_most") is Verdict.MISSED
 
 
 def test_judge_spread_straddling_limit_is_inconclusive() -> None:
@@ -36,10 +37,22 @@ def test_judge_spread_straddling_limit_is_inconclusive() -> None:
 
 @pytest.mark.parametrize(
     ("samples", "expected"),
-    [([1.6, 1.7], Verdict.MET), ([1.2, 1.59], Verdict.MISSED), ([1.59, 1.6], Verdict.INCONCLUSIVE)],
+    [
+        ([1.75, 2.0], Verdict.MET),  # reaches 1.5–2.25: on the limit
+        ([1.0, 1.24], Verdict.MISSED),  # reaches 0.76–1.48
+        ([1.0, 1.25], Verdict.INCONCLUSIVE),  # reaches 0.75–1.5: its top meets the limit
+        ([1.5, 2.0], Verdict.INCONCLUSIVE),  # every sample meets it, but two samples reach 1.0–2.5
+    ],
 )
 def test_judge_at_least_edges(samples: list[float], expected: Verdict) -> None:
-    assert judge(Spread.of(samples), 1.6, "at_least") is expected
+    assert judge(Spread.of(samples), 1.5, "at_least") is expected
+
+
+def test_reach_widens_few_samples_and_barely_moves_many() -> None:
+    assert Spread.of([1.0, 2.0, 3.0]).reach == (0.0, 4.0)  # 3 samples: half the range again on each side
+    assert Spread.of([float(value) for value in range(11)]).reach == (-1.0, 11.0)
+    assert Spread.of([2.0]).reach == (2.0, 2.0)
+    assert Spread.of([1.0, math.inf]).reach == (1.0, math.inf)
 
 
 def test_spread_quantiles_and_format() -> None:
@@ -61,7 +74,7 @@ def test_paired_ratios_cancel_shared_noise() -> None:
 def test_target_check_names_the_spread() -> None:
     target = Target.check("overhead ≤ 5%", Spread.of([0.01, 0.03]), 0.05, "at_most", lambda v: f"{v:+.0%}")
     assert target.met
-    assert (target.description, target.line) == ("overhead ≤ 5%", "overhead ≤ 5% (measured +2% (+1%–+3%, n=2))")
+    assert target.line == "overhead ≤ 5% (measured +2% (+1%–+3%, n=2); reaches -1%–+5%)"
 
 
 def test_repeat_interleaved_stops_when_stable() -> None:
