@@ -62,7 +62,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
     return {
         "layers": lambda: measure_layers(_env_int("BENCH_CHUNKS", 5_000), layers_rule),
         "api_load": lambda: measure_api_load(os.environ.get("BENCH_LOAD_LEVELS", "100,200,500"), DOCS),
-        "local": lambda: measure_local_model(Repetition(max(repeats, 15), max(repeats, 30), 0.05, 150)),
+        "local": lambda: measure_local_model(Repetition(max(repeats, 15), max(repeats, 40), 0.05, 240)),
         "local_prompt": lambda: measure_local_prompt(),
         # Cheap (a few ms each): 120 samples put the p95's upper bound below the slowest one.
         "stop": lambda: measure_stop_latency(_env_int("BENCH_STOP_SAMPLES", 120)),

@@ -294,14 +294,22 @@ class Repetition:
 
 
 def repeat_until_stable(
-    repeat: Callable[[int], None], watched: Callable[[], Iterable[Spread]], rule: Repetition
+    repeat: Callable[[int], None],
+    watched: Callable[[], Iterable[Spread]],
+    rule: Repetition,
+    targets: Callable[[], Iterable[Target]] = tuple,
 ) -> int:
     """Calls `repeat(i)` for i = 0, 1, ... as `rule` says, checking the spreads `watched()`
-    returns after each call; returns how many repetitions ran."""
+    returns after each call, and that every target `targets()` judges is steady (a rerun would
+    most likely give its verdict); returns how many repetitions ran."""
     started = time.monotonic()
+
+    def settled() -> bool:
+        return rule.stable(watched()) and all(target.steady for target in targets())
+
     for index in range(rule.max_repeats):
         repeat(index)
-        if index + 1 >= rule.min_repeats and (rule.stable(watched()) or time.monotonic() - started > rule.budget_s):
+        if index + 1 >= rule.min_repeats and (settled() or time.monotonic() - started > rule.budget_s):
             return index + 1
     return rule.max_repeats
 

@@ -188,6 +188,19 @@ def test_repeat_until_stable_watches_only_the_spreads_it_is_given() -> None:
     assert len(noisy) == 3
 
 
+def test_repeat_until_stable_goes_on_while_a_verdict_is_not_steady() -> None:
+    # Overheads cycling 1..9: after 9 the median's interval is [2, 8], on the limit, and most
+    # resamples straddle it; by 12 it has moved clear of it.
+    overheads: list[float] = []
+
+    def targets() -> list[Target]:
+        return [Target.check("p50 ≤ 8", Spread.of(overheads), 8.0, "at_most", percentile=0.5)]
+
+    rule = Repetition(min_repeats=9, max_repeats=30, max_relative_iqr=10.0, budget_s=60)
+    assert repeat_until_stable(lambda index: overheads.append(float(index % 9 + 1)), list, rule, targets) == 12
+    assert targets()[0].steady
+
+
 def test_gc_paused_turns_the_collector_back_on_after_an_error() -> None:
     assert gc.isenabled()
     with pytest.raises(RuntimeError), gc_paused():
