@@ -103,6 +103,8 @@ class ScriptedLlm(BaseLlm):
         text = text.replace("{tool_result}", json.dumps(tool_result, default=str))
         chunks = [text[i : i + reply.chunk_size] for i in range(0, len(text), reply.chunk_size)]
         await asyncio.sleep(reply.first_chunk_delay)
+        clock = asyncio.get_running_loop()
+        started = clock.time()
         for index, chunk in enumerate(chunks):
             if index == reply.fail_after:
                 raise ModelError(
@@ -112,8 +114,10 @@ class ScriptedLlm(BaseLlm):
                 )
             if index == reply.hang_after:
                 await asyncio.Event().wait()  # silent until cancelled, like a stalled connection
-            if index and reply.chunk_delay:
-                await asyncio.sleep(reply.chunk_delay)
+            # Chunk i is due chunk_delay × i after the first, as from a remote model streaming at its own
+            # pace: a consumer running late finds the overdue chunks ready at once, not each a delay later.
+            if index and (wait := started + index * reply.chunk_delay - clock.time()) > 0:
+                await asyncio.sleep(wait)
             if stream:
                 yield _text_response(chunk, partial=True)
         final = _text_response(text, partial=False)
