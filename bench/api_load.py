@@ -100,7 +100,8 @@ def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -
         title="6. SSE API under load",
         intro=(
             f"All streams start at once, each a new conversation: one request read to its end. Two models: the "
-            f"paced scripted agent ({CHUNKS} chunks of {CHUNK_CHARS} characters, {CHUNK_DELAY * 1000:.0f} ms apart) "
+            f"paced scripted agent ({CHUNKS} chunks of {CHUNK_CHARS} characters due {CHUNK_DELAY * 1000:.0f} ms apart, "
+            "like a remote model's: a server running late finds the overdue chunks ready at once) "
             f"and Gemini through the real google-genai client against a local fake ({GEMINI_CHUNKS} chunks "
             f"{GEMINI_DELAY * 1000:.0f} ms apart, the fake serving from a thread of the benchmark process). Two "
             "stores: in memory, and SQLite (ours: `SESSION_DB`, our SQLite service; ADK's: `--session_service_uri "
