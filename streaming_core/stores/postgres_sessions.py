@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -31,7 +31,6 @@ from google.adk.sessions.database_session_service import (
 )
 from google.adk.sessions.migration._schema_check_utils import LATEST_SCHEMA_VERSION
 from google.adk.sessions.schemas.v1 import StorageEvent, StorageSession
-from sqlalchemy import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
@@ -175,12 +174,12 @@ class PostgresSessionService(DatabaseSessionService):
         await self.prepare_tables()
         if self._db_schema_version != LATEST_SCHEMA_VERSION:
             return await super().get_session(app_name=app_name, user_id=user_id, session_id=session_id, config=config)
-        names = {"app_name": app_name, "user_id": user_id, "session_id": session_id}
         async with self._autocommit.connect() as connection:
-            row = (await connection.execute(sql.SESSION, names)).one_or_none()
-            if row is None:
-                return None
-            rows = await _read_events(connection, names, config)
+            row = (
+                await connection.execute(sql.SESSION, _read_parameters(app_name, user_id, session_id, config))
+            ).first()
+        if row is None:
+            return None
         stored = StorageSession(
             app_name=app_name,
             user_id=user_id,
@@ -189,12 +188,7 @@ class PostgresSessionService(DatabaseSessionService):
             create_time=row.create_time,
             update_time=row.update_time,
         )
-        events = [
-            StorageEvent(
-                id=e.id, invocation_id=e.invocation_id, timestamp=e.timestamp, event_data=e.event_data
-            ).to_event()
-            for e in reversed(rows)
-        ]
+        events = [_event(stored_event) for stored_event in reversed(row.events)]
         state = _merge_state(row.app_state or {}, row.user_state or {}, row.state)
         return stored.to_session(state=state, events=events)
 
@@ -247,17 +241,22 @@ class PostgresSessionService(DatabaseSessionService):
         raise StaleSessionError(_STALE_SESSION_ERROR_MESSAGE)
 
 
-async def _read_events(
-    connection: AsyncConnection, names: dict[str, str], config: GetSessionConfig | None
-) -> Sequence[Row[Any]]:
-    """Newest first, as ADK reads them: from `after_timestamp` on, at most `num_recent_events`."""
-    if config is not None and config.num_recent_events == 0:  # ADK's existence-only read
-        return []
+def _read_parameters(app_name: str, user_id: str, session_id: str, config: GetSessionConfig | None) -> dict[str, Any]:
+    """Events as ADK reads them: none for `num_recent_events=0`, else from `after_timestamp` on, at
+    most `num_recent_events`."""
     after = None
     if config is not None and config.after_timestamp:
         after = datetime.fromtimestamp(config.after_timestamp, UTC).replace(tzinfo=None)
     limit = None if config is None else config.num_recent_events
-    return (await connection.execute(sql.EVENTS, {**names, "after": after, "limit": limit})).all()
+    return {"app_name": app_name, "user_id": user_id, "session_id": session_id, "after": after, "limit": limit}
+
+
+def _event(stored: dict[str, Any]) -> Event:
+    """ADK's conversion of an events row, from its JSON form (the timestamp an ISO string)."""
+    timestamp = datetime.fromisoformat(stored["timestamp"])
+    return StorageEvent(
+        id=stored["id"], invocation_id=stored["invocation_id"], timestamp=timestamp, event_data=stored["event_data"]
+    ).to_event()
 
 
 def _unavailable(error: Exception) -> SessionStoreUnavailable:

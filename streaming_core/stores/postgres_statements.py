@@ -46,27 +46,27 @@ STATES = text(
     """
 ).columns(app_state=_JSON, user_state=_JSON)
 
-# ADK's get_session: the session row with the app and user states, then its events newest first
-# (ties broken on id, as ADK orders them), from `after` on, at most `limit` (NULL: all).
-SESSION = text(
-    """
-    SELECT s.state, s.create_time, s.update_time,
-           (SELECT state FROM app_states WHERE app_name = :app_name) AS app_state,
-           (SELECT state FROM user_states WHERE app_name = :app_name AND user_id = :user_id) AS user_state
-    FROM sessions s WHERE s.app_name = :app_name AND s.user_id = :user_id AND s.id = :session_id
-    """
-).columns(state=_JSON, create_time=_TIME, update_time=_TIME, app_state=_JSON, user_state=_JSON)
-EVENTS = (
+# ADK's get_session: the session row, the app and user states, and its events newest first (ties
+# broken on id, as ADK orders them), from `after` on, at most `limit` (NULL: all), as one JSON array
+# (one value to decode, not the states again on every event's row).
+SESSION = (
     text(
         """
-    SELECT id, invocation_id, timestamp, event_data FROM events
-    WHERE app_name = :app_name AND user_id = :user_id AND session_id = :session_id
-      AND (CAST(:after AS TIMESTAMP) IS NULL OR timestamp >= :after)
-    ORDER BY timestamp DESC, id DESC LIMIT :limit
+    SELECT s.state, s.create_time, s.update_time,
+           (SELECT state FROM app_states WHERE app_name = :app_name) AS app_state,
+           (SELECT state FROM user_states WHERE app_name = :app_name AND user_id = :user_id) AS user_state,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'invocation_id', e.invocation_id,
+                                                         'timestamp', e.timestamp, 'event_data', e.event_data)
+                                      ORDER BY e.timestamp DESC, e.id DESC), '[]')
+            FROM (SELECT id, invocation_id, timestamp, event_data FROM events
+                  WHERE app_name = :app_name AND user_id = :user_id AND session_id = :session_id
+                    AND (CAST(:after AS TIMESTAMP) IS NULL OR timestamp >= :after)
+                  ORDER BY timestamp DESC, id DESC LIMIT :limit) e) AS events
+    FROM sessions s WHERE s.app_name = :app_name AND s.user_id = :user_id AND s.id = :session_id
     """
     )
     .bindparams(bindparam("after", type_=_TIME))
-    .columns(timestamp=StorageEvent.timestamp.type, event_data=StorageEvent.event_data.type)
+    .columns(state=_JSON, create_time=_TIME, update_time=_TIME, app_state=_JSON, user_state=_JSON, events=_JSON)
 )
 
 # ADK's append_event without app:/user: deltas: the stale-session check (ADK's revision marker is
