@@ -1,4 +1,4 @@
-"""ADK's DatabaseSessionService on PostgreSQL in five round trips per new-conversation turn, not 31.
+"""ADK's DatabaseSessionService on PostgreSQL in four round trips per new-conversation turn, not 31.
 
 ADK's tables, state merging, stale-session check and errors; a create, a read and an append are
 each one statement outside a transaction (postgres_statements), ADK's own methods still do the rare
