@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
@@ -65,6 +66,11 @@ def view(session: Session | None) -> tuple[Any, ...]:
     return session.id, session.state, events, session.last_update_time, session._storage_update_marker
 
 
+def texts(session: Session | None) -> list[str | None]:
+    assert session is not None
+    return [part.text for event in session.events if event.content for part in event.content.parts or ()]
+
+
 def statements_of(service: PostgresSessionService) -> list[str]:
     sent: list[str] = []
     sqlalchemy_event.listen(service.db_engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
@@ -84,7 +90,7 @@ async def test_a_conversation_reads_back_as_adks_own_service_sees_it(
 
     assert view(mine) == view(theirs)
     assert mine is not None and mine.state == {"title": "t", "count": 2, "app:theme": "dark", "user:lang": "en"}
-    assert [event.content.parts[0].text for event in mine.events if event.content] == ["hi", "hello", "again"]
+    assert texts(mine) == ["hi", "hello", "again"]
     assert session.state == {**mine.state, "temp:scratch": "x"}  # temp: state lives in memory only
     assert session._storage_update_marker == mine._storage_update_marker
 
@@ -133,7 +139,7 @@ async def test_an_append_to_a_session_changed_since_it_was_read_is_stale(ours: P
         await ours.append_event(second, said("user", "two"))
 
     stored = await ours.get_session(app_name=APP, user_id="di", session_id=created.id)
-    assert stored is not None and [event.content.parts[0].text for event in stored.events if event.content] == ["one"]
+    assert stored is not None and texts(stored) == ["one"]
 
 
 async def test_an_append_to_a_deleted_session_is_session_not_found(ours: PostgresSessionService) -> None:
@@ -156,14 +162,14 @@ async def test_the_read_after_a_create_is_answered_from_memory_only_once_in_that
 ) -> None:
     sent = statements_of(ours)
     created = await ours.create_session(app_name=APP, user_id="gu", state={"title": "t"})
-    key = {"app_name": APP, "user_id": "gu", "session_id": created.id}
+    read = functools.partial(ours.get_session, app_name=APP, user_id="gu", session_id=created.id)
     sent.clear()
 
-    elsewhere = await asyncio.create_task(ours.get_session(**key), context=contextvars.Context())
+    elsewhere = await asyncio.create_task(read(), context=contextvars.Context())
     read_elsewhere = len(sent)
-    runner_read = await ours.get_session(**key)
+    runner_read = await read()
     read_by_runner = len(sent) - read_elsewhere
-    again = await ours.get_session(**key)
+    again = await read()
 
     assert read_elsewhere > 0 and read_by_runner == 0 and len(sent) > read_elsewhere
     assert view(runner_read) == view(elsewhere) == view(again) == view(created)
@@ -227,4 +233,4 @@ async def test_a_stopped_postgresql_fails_clearly_then_the_same_append_lands(own
     finally:
         await service.close()
 
-    assert stored is not None and [event.content.parts[0].text for event in stored.events if event.content] == ["kept"]
+    assert stored is not None and texts(stored) == ["kept"]
