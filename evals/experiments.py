@@ -50,6 +50,7 @@ _FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no
 _BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False)
 # The third default: the second with the echo guard, before counts ended at the message's bound.
 _THIRD = replace(FEW_SHOT, count_bound=False)
+_CONTINUE = ". Asked to continue, it goes on from where it stopped."
 # "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
 # or in a default (docs/evals.md also has the subset experiments that led to A).
 _A = replace(_FIRST, preamble=_FIRST.preamble.replace(", and stops there.", "."))
@@ -93,6 +94,22 @@ VARIANTS: dict[str, PromptFrame] = {
     "both + echo guard on 6-token runs (third default)": _THIRD,
     "both + echo guard on 8-token runs": replace(_BOTH, no_copy_run=8),
     "third default + counts end at the message's last number (default)": FEW_SHOT,
+    "default + continue sentence, without 'and stops there'": replace(
+        FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", _CONTINUE)
+    ),
+    "same, '1, 2, 3, ...' instead of '1, 2, 3 and so on'": replace(
+        FEW_SHOT,
+        preamble=FEW_SHOT.preamble.replace(
+            "1, 2, 3 and so on, up to that number, and stops there.", "1, 2, 3, ... up to that number."
+        ).replace("up to that number.", "up to that number." + _CONTINUE[1:], 1),
+    ),
+    "default + continue sentence after 'and stops there'": replace(
+        FEW_SHOT, preamble=FEW_SHOT.preamble.replace("and stops there.", "and stops there" + _CONTINUE)
+    ),
+    "default + continue sentence at the end": replace(FEW_SHOT, preamble=FEW_SHOT.preamble + _CONTINUE[1:]),
+    "default, explain or tell a story in a full paragraph": replace(
+        FEW_SHOT, preamble=FEW_SHOT.preamble.replace("Asked to explain,", "Asked to explain or to tell a story,")
+    ),
 }
 
 
