@@ -51,6 +51,12 @@ _BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False)
 # The third default: the second with the echo guard, before counts ended at the message's bound.
 _THIRD = replace(FEW_SHOT, count_bound=False)
 _CONTINUE = ". Asked to continue, it goes on from where it stopped."
+_DOTS = replace(
+    FEW_SHOT,
+    preamble=FEW_SHOT.preamble.replace(
+        "1, 2, 3 and so on, up to that number, and stops there.", "1, 2, 3, ... up to that number."
+    ).replace("up to that number.", "up to that number." + _CONTINUE[1:], 1),
+)
 # "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
 # or in a default (docs/evals.md also has the subset experiments that led to A).
 _A = replace(_FIRST, preamble=_FIRST.preamble.replace(", and stops there.", "."))
@@ -97,12 +103,7 @@ VARIANTS: dict[str, PromptFrame] = {
     "default + continue sentence, without 'and stops there'": replace(
         FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", _CONTINUE)
     ),
-    "same, '1, 2, 3, ...' instead of '1, 2, 3 and so on'": replace(
-        FEW_SHOT,
-        preamble=FEW_SHOT.preamble.replace(
-            "1, 2, 3 and so on, up to that number, and stops there.", "1, 2, 3, ... up to that number."
-        ).replace("up to that number.", "up to that number." + _CONTINUE[1:], 1),
-    ),
+    "same, '1, 2, 3, ...' instead of '1, 2, 3 and so on'": _DOTS,
     "default + continue sentence after 'and stops there'": replace(
         FEW_SHOT, preamble=FEW_SHOT.preamble.replace("and stops there.", "and stops there" + _CONTINUE)
     ),
@@ -110,6 +111,14 @@ VARIANTS: dict[str, PromptFrame] = {
     "default, explain or tell a story in a full paragraph": replace(
         FEW_SHOT, preamble=FEW_SHOT.preamble.replace("Asked to explain,", "Asked to explain or to tell a story,")
     ),
+    "'1, 2, 3, ...' variant, explain in several sentences": replace(
+        _DOTS, preamble=_DOTS.preamble.replace("a full paragraph.", "a full paragraph of several sentences.")
+    ),
+    "'1, 2, 3, ...' variant, continue sentence at the end": replace(
+        _DOTS, preamble=_DOTS.preamble.replace(_CONTINUE[1:], "") + _CONTINUE[1:]
+    ),
+    "default, echo guard on 5-token runs": replace(FEW_SHOT, no_copy_run=5),
+    "default, repeat guard on 5-token runs": replace(FEW_SHOT, no_repeat_run=5),
 }
 
 
