@@ -67,7 +67,8 @@ class NoCopyRun:
 class NoCountPastBound:
     """A llama-cpp-python logits processor: once the answer (the tokens after the first
     ``prompt_tokens``) is a list of numbers that went up by one to ``bound`` (the last number in
-    the person's message), no digit, comma or space may follow, so the list ends there.
+    the person's message), no digit or comma may follow (a space may, but no digit after it), so
+    the list ends there.
 
     The model writes every number itself; this only closes a list it has already taken to the
     bound (the base model otherwise runs on: "Count to 7." -> 1, ..., 7, 8, 9, ...). ``symbols``
