@@ -50,6 +50,7 @@ _FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no
 _BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False)
 # The third default: the second with the echo guard, before counts ended at the message's bound.
 _THIRD = replace(FEW_SHOT, count_bound=False)
+_FEW_REST = FEW_SHOT.examples[2:]  # the default's examples after its fact
 _CONTINUE = ". Asked to continue, it goes on from where it stopped."
 _DOTS = replace(
     FEW_SHOT,
@@ -116,6 +117,12 @@ VARIANTS: dict[str, PromptFrame] = {
     ),
     "'1, 2, 3, ...' variant, continue sentence at the end": replace(
         _DOTS, preamble=_DOTS.preamble.replace(_CONTINUE[1:], "") + _CONTINUE[1:]
+    ),
+    "default, the fact example answered in two words": replace(
+        FEW_SHOT, examples=(("user", "Who wrote Romeo and Juliet?"), ("model", "William Shakespeare."), *_FEW_REST)
+    ),
+    "default, a terse fact example on Brazil's language instead": replace(
+        FEW_SHOT, examples=(*_BRAZIL[:1], ("model", "Portuguese."), *_FEW_REST)
     ),
     "default, echo guard on 5-token runs": replace(FEW_SHOT, no_copy_run=5),
     "default, repeat guard on 5-token runs": replace(FEW_SHOT, no_repeat_run=5),
