@@ -51,7 +51,9 @@ _BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False)
 # The third default: the second with the echo guard, before counts ended at the message's bound.
 _THIRD = replace(FEW_SHOT, count_bound=False)
 _FEW_REST = FEW_SHOT.examples[2:]  # the default's examples after its fact
+_TERSE_FACT: tuple[Turn, ...] = (_BRAZIL[0], ("model", "Portuguese."))
 _CONTINUE = ". Asked to continue, it goes on from where it stopped."
+_CONTINUED = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", _CONTINUE))
 _DOTS = replace(
     FEW_SHOT,
     preamble=FEW_SHOT.preamble.replace(
@@ -101,9 +103,7 @@ VARIANTS: dict[str, PromptFrame] = {
     "both + echo guard on 6-token runs (third default)": _THIRD,
     "both + echo guard on 8-token runs": replace(_BOTH, no_copy_run=8),
     "third default + counts end at the message's last number (default)": FEW_SHOT,
-    "default + continue sentence, without 'and stops there'": replace(
-        FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", _CONTINUE)
-    ),
+    "default + continue sentence, without 'and stops there'": _CONTINUED,
     "same, '1, 2, 3, ...' instead of '1, 2, 3 and so on'": _DOTS,
     "default + continue sentence after 'and stops there'": replace(
         FEW_SHOT, preamble=FEW_SHOT.preamble.replace("and stops there.", "and stops there" + _CONTINUE)
@@ -121,8 +121,10 @@ VARIANTS: dict[str, PromptFrame] = {
     "default, the fact example answered in two words": replace(
         FEW_SHOT, examples=(("user", "Who wrote Romeo and Juliet?"), ("model", "William Shakespeare."), *_FEW_REST)
     ),
-    "default, a terse fact example on Brazil's language instead": replace(
-        FEW_SHOT, examples=(*_BRAZIL[:1], ("model", "Portuguese."), *_FEW_REST)
+    "default, a terse fact example on Brazil's language instead": replace(FEW_SHOT, examples=_TERSE_FACT + _FEW_REST),
+    "continue sentence, with the terse Brazil example": replace(_CONTINUED, examples=_TERSE_FACT + _FEW_REST),
+    "continue sentence, explain in several sentences": replace(
+        _CONTINUED, preamble=_CONTINUED.preamble.replace("a full paragraph.", "a full paragraph of several sentences.")
     ),
     "default, echo guard on 5-token runs": replace(FEW_SHOT, no_copy_run=5),
     "default, repeat guard on 5-token runs": replace(FEW_SHOT, no_repeat_run=5),
