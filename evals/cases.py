@@ -114,3 +114,32 @@ CASES: tuple[Case, ...] = (
 )
 
 SMOKE = ("tutorial-count", "tutorial-explain", "capital-japan", "recall-question")
+
+# Prompts not in CASES, graded alike, to check that a frame tuned on CASES did not just learn them
+# (`python -m evals.experiments --held-out`); never used to choose a frame.
+HELD_OUT: tuple[Case, ...] = (
+    _one("h-count-12", "counting", "Count to 12.", counts(1, 12)),
+    _one("h-count-1-10", "counting", "Count from 1 to 10.", counts(1, 10)),
+    _one("h-count-4", "counting", "Count to 4", counts(1, 4)),
+    _one("h-count-6-11", "counting", "Count from 6 to 11.", counts(6, 11)),
+    _one("h-count-15", "counting", "Count to 15", counts(1, 15)),
+    _one("h-count-20-25", "counting", "Count from 20 to 25", counts(20, 25)),
+    _fact("h-capital-canada", "What is the capital of Canada?", "Ottawa"),
+    _fact("h-capital-egypt", "What is the capital of Egypt?", "Cairo"),
+    _fact("h-capital-russia", "What is the capital of Russia?", "Moscow"),
+    _fact("h-fingers", "How many fingers are there on one hand?", "5", "five"),
+    _fact("h-closest-star", "What is the closest star to the Earth?", "Sun"),
+    _fact("h-boiling", "At what temperature in Celsius does water boil?", "100"),
+    _fact("h-largest-planet", "What is the largest planet in the solar system?", "Jupiter"),
+    _explain("h-explain-rainbow", "how a rainbow forms", "light, rain, water, droplet, colour, color, sun, refract"),
+    _explain("h-explain-heart", "how the heart works", "blood, pump, body, oxygen, vein, artery, muscle"),
+    _explain("h-explain-electricity", "electricity", "electron, current, charge, energy, wire, voltage, power"),
+    _explain("h-explain-volcano", "how volcanoes erupt", "magma, lava, pressure, rock, gas, earth, crust"),
+    _write("h-poem-rain", "Write a short poem about rain.", "rain", "drop", "cloud", "storm", "water"),
+    _write("h-story-robot", "Write a short story about a robot.", "robot"),
+    _write("h-describe-forest", "Describe a forest in a few sentences.", "tree", "forest", "leaves", "green"),
+    _recall("h-recall-name", ("Hello, I am Maria.", "What is my name?"), "Maria"),
+    _recall("h-recall-job", ("I work as a teacher.", "What is my job?"), "teacher"),
+    _recall("h-follow-up", ("What is the capital of Germany?", "And of France?"), "Paris"),
+    _recall("h-recall-food", ("My favourite food is pizza.", "What is my favourite food?"), "pizza"),
+)

@@ -1,6 +1,7 @@
-"""`python -m evals.experiments [variant ...] [-- name or category ...]`: the local model's prompt
-frames compared on the evaluation, one row per variant. A full run (every variant, every case)
-rewrites docs/evals.md's experiments table and its "baseline" section (the frame before issue 16)."""
+"""`python -m evals.experiments [--held-out] [variant ...] [-- name or category ...]`: the local
+model's prompt frames compared on the evaluation (or on its held-out prompts), one row per variant.
+A full run (every variant, every case) rewrites docs/evals.md's experiments table and its
+"baseline" section (the frame before issue 16)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from dataclasses import replace
 
 from evals.__main__ import DOCS, MAX_OUTPUT_TOKENS
-from evals.cases import CASES, CATEGORIES
+from evals.cases import CASES, CATEGORIES, HELD_OUT, Case
 from evals.report import pass_rate, render_run, write_section
 from evals.runner import CaseResult, run_cases, select
 from streaming_core.agent import build_agent
@@ -44,9 +45,21 @@ _FAQ_PREAMBLE = (
     "one, separated by commas. A request to explain gets a full paragraph."
 )
 # The first default of issue 16: three examples, the whole conversation as a Q/A transcript.
-_FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no_copy_run=0)
+_FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no_copy_run=0, count_bound=False)
 # The second default: recap and the letters-from-the-start example, before the echo guard.
-_BOTH = replace(FEW_SHOT, no_copy_run=0)
+_BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False)
+# The third default: the second with the echo guard, before counts ended at the message's bound.
+_THIRD = replace(FEW_SHOT, count_bound=False)
+_FEW_REST = FEW_SHOT.examples[2:]  # the default's examples after its fact
+_TERSE_FACT: tuple[Turn, ...] = (_BRAZIL[0], ("model", "Portuguese."))
+_CONTINUE = ". Asked to continue, it goes on from where it stopped."
+_CONTINUED = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", _CONTINUE))
+_DOTS = replace(
+    FEW_SHOT,
+    preamble=FEW_SHOT.preamble.replace(
+        "1, 2, 3 and so on, up to that number, and stops there.", "1, 2, 3, ... up to that number."
+    ).replace("up to that number.", "up to that number." + _CONTINUE[1:], 1),
+)
 # "A" is the first few-shot frame that passed the tutorial's prompts; each row changes one thing in A
 # or in a default (docs/evals.md also has the subset experiments that led to A).
 _A = replace(_FIRST, preamble=_FIRST.preamble.replace(", and stops there.", "."))
@@ -87,15 +100,43 @@ VARIANTS: dict[str, PromptFrame] = {
     "first default + echo guard on 6-token runs": replace(_FIRST, no_copy_run=6),
     "first default + echo guard on 8-token runs": replace(_FIRST, no_copy_run=8),
     "both + echo guard on 4-token runs": replace(_BOTH, no_copy_run=4),
-    "both + echo guard on 6-token runs (default)": FEW_SHOT,
+    "both + echo guard on 6-token runs (third default)": _THIRD,
     "both + echo guard on 8-token runs": replace(_BOTH, no_copy_run=8),
+    "third default + counts end at the message's last number (default)": FEW_SHOT,
+    "default + continue sentence, without 'and stops there'": _CONTINUED,
+    "same, '1, 2, 3, ...' instead of '1, 2, 3 and so on'": _DOTS,
+    "default + continue sentence after 'and stops there'": replace(
+        FEW_SHOT, preamble=FEW_SHOT.preamble.replace("and stops there.", "and stops there" + _CONTINUE)
+    ),
+    "default + continue sentence at the end": replace(FEW_SHOT, preamble=FEW_SHOT.preamble + _CONTINUE[1:]),
+    "default, explain or tell a story in a full paragraph": replace(
+        FEW_SHOT, preamble=FEW_SHOT.preamble.replace("Asked to explain,", "Asked to explain or to tell a story,")
+    ),
+    "'1, 2, 3, ...' variant, explain in several sentences": replace(
+        _DOTS, preamble=_DOTS.preamble.replace("a full paragraph.", "a full paragraph of several sentences.")
+    ),
+    "'1, 2, 3, ...' variant, continue sentence at the end": replace(
+        _DOTS, preamble=_DOTS.preamble.replace(_CONTINUE[1:], "") + _CONTINUE[1:]
+    ),
+    "default, the fact example answered in two words": replace(
+        FEW_SHOT, examples=(("user", "Who wrote Romeo and Juliet?"), ("model", "William Shakespeare."), *_FEW_REST)
+    ),
+    "default, a terse fact example on Brazil's language instead": replace(FEW_SHOT, examples=_TERSE_FACT + _FEW_REST),
+    "continue sentence, with the terse Brazil example": replace(_CONTINUED, examples=_TERSE_FACT + _FEW_REST),
+    "continue sentence, explain in several sentences": replace(
+        _CONTINUED, preamble=_CONTINUED.preamble.replace("a full paragraph.", "a full paragraph of several sentences.")
+    ),
+    "default, echo guard on 5-token runs": replace(FEW_SHOT, no_copy_run=5),
+    "default, repeat guard on 5-token runs": replace(FEW_SHOT, no_repeat_run=5),
 }
 
 
-async def _evaluate(frame: PromptFrame, names: list[str], temperature: float) -> list[CaseResult]:
+async def _evaluate(
+    frame: PromptFrame, names: list[str], temperature: float, cases: tuple[Case, ...] = CASES
+) -> list[CaseResult]:
     model = create_local_gemma().model_copy(update={"frame": frame})
     agent = build_agent(model, temperature=temperature, max_output_tokens=MAX_OUTPUT_TOKENS)
-    return await run_cases(Assistant(agent, create_session_service(None)), select(CASES, names))
+    return await run_cases(Assistant(agent, create_session_service(None)), select(cases, names))
 
 
 def _settings(frame: PromptFrame, cases: int) -> dict[str, str]:
@@ -104,6 +145,8 @@ def _settings(frame: PromptFrame, cases: int) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    held_out = "--held-out" in argv
+    argv = [arg for arg in argv if arg != "--held-out"]
     chosen, names = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     unknown = [name for name in chosen if name not in VARIANTS]
     if unknown:
@@ -112,8 +155,8 @@ def main(argv: list[str]) -> int:
     header = ["variant", "pass rate", *CATEGORIES, "hygiene failures"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant in chosen or list(VARIANTS):
-        results = asyncio.run(_evaluate(VARIANTS[variant], names, 0.0))
-        if VARIANTS[variant] is BARE and not names:
+        results = asyncio.run(_evaluate(VARIANTS[variant], names, 0.0, HELD_OUT if held_out else CASES))
+        if VARIANTS[variant] is BARE and not names and not held_out:
             settings = _settings(BARE, len(results))
             write_section(DOCS, "baseline", render_run("Baseline: the prompt before issue 16", settings, results))
         per_category = []
@@ -124,7 +167,7 @@ def main(argv: list[str]) -> int:
         rate = f"{sum(r.passed for r in results)}/{len(results)} ({pass_rate(results):.0%})"
         rows.append(f"| {variant} | {rate} | {' | '.join(per_category)} | {hygiene} |")
         print(rows[-1], flush=True)
-    if chosen or names:  # a partial comparison is for the terminal; the page keeps the full one
+    if chosen or names or held_out:  # a partial comparison is for the terminal; the page keeps the full one
         return 0
     write_section(DOCS, "experiments-table", "\n".join(rows))  # the narrative around it is written by hand
     return 0

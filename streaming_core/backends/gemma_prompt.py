@@ -26,6 +26,8 @@ class PromptFrame:
     no_repeat_run: int = 0  # tokens in a run the answer may not repeat (repetition.NoRepeatRun); 0 is off
     # Tokens in a run of the person's latest message the answer may not copy (repetition.NoCopyRun); 0 is off.
     no_copy_run: int = 0
+    # A count that reached the last number of the person's message ends there (repetition.NoCountPastBound).
+    count_bound: bool = False
     with_instruction: bool = True  # the agent's instruction after the preamble
     # Earlier turns as a recap of what the person said, then only the last exchange as Q/A: the
     # model's own earlier answers ("My name is Ada." -> "I am a student.") otherwise outweigh them.
@@ -97,6 +99,7 @@ FEW_SHOT = PromptFrame(
     # The answer may not copy 6 tokens of the message in a row: without it "My name is Tom and I live
     # in Berlin." got itself back; names and short phrases stay free (4 lost a fact, 8 did as 6).
     no_copy_run=6,
+    count_bound=True,
     recap=True,
 )
 

@@ -10,6 +10,7 @@ import atexit
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
@@ -30,7 +31,7 @@ from streaming_core.backends.gemma_prompt import (
     instruction_text,
     render_chat,
 )
-from streaming_core.backends.repetition import NoCopyRun, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCountPastBound, NoRepeatRun
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -175,18 +176,29 @@ def plan_completion(
     if loaded.chat:
         return Completion(prompt, sampling | {"stop": sampling["stop"] + _TURN_MARKERS})
     options = {"stop": sampling["stop"] + _TURN_MARKERS + list(frame.stops), "repeat_penalty": frame.repeat_penalty}
-    guards: list[NoRepeatRun | NoCopyRun] = []
+    guards: list[NoRepeatRun | NoCopyRun | NoCountPastBound] = []
     if frame.no_repeat_run:
         guards.append(NoRepeatRun(len(prompt), frame.no_repeat_run))
     if frame.no_copy_run and turns and turns[-1][0] == "user":
         # As the message stands in the prompt, after the question marker and a space.
         message = loaded.llama.tokenize(f" {turns[-1][1]}".encode(), add_bos=False)
         guards.append(NoCopyRun(len(prompt), message, frame.no_copy_run))
+    if frame.count_bound and turns and turns[-1][0] == "user" and (numbers := re.findall(r"\d+", turns[-1][1])):
+        guards.append(NoCountPastBound(len(prompt), int(numbers[-1]), _count_symbols(loaded.llama)))
     if guards:
         from llama_cpp import LogitsProcessorList
 
         options["logits_processor"] = LogitsProcessorList(guards)
     return Completion(prompt, sampling | options)
+
+
+def _count_symbols(llama: Llama) -> dict[int, str]:
+    """Token ids of the digits, the comma and the space (each one token in Gemma's vocabulary)."""
+    symbols = {}
+    for char in "0123456789, ":
+        if len(ids := llama.tokenize(char.encode(), add_bos=False)) == 1:
+            symbols[ids[0]] = char
+    return symbols
 
 
 def _fit_prompt(loaded: _LoadedModel, frame: PromptFrame, system: str, turns: Sequence[Turn], budget: int) -> list[int]:
@@ -320,6 +332,7 @@ class LocalGemmaLlm(BaseLlm):
             "echo guard": f"no {frame.no_copy_run}-token run of the latest message copied"
             if frame.no_copy_run
             else "off",
+            "count bound": "a count ends at the last number of the message" if frame.count_bound else "off",
             "sampling defaults": f"top_k {_DEFAULT_TOP_K}, top_p {_DEFAULT_TOP_P}, seed 0",
         }
 

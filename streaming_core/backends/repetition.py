@@ -1,5 +1,6 @@
 """Keeps the base model out of loops and from parroting: it may not repeat a run of tokens its own
-answer already holds, nor copy a long run of the person's latest message.
+answer already holds, nor copy a long run of the person's latest message, nor count on past the
+last number the message names.
 
 llama.cpp's repeat penalty also punishes tokens of the prompt and every reuse of a digit or a
 comma, so it breaks counting ("Count to 10" -> "1, 2, ..., 9."); these look only at whole runs,
@@ -8,7 +9,8 @@ which a count never repeats and a short quoted name or word is too short to be.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -59,4 +61,35 @@ class NoCopyRun:
             return scores
         if banned := self.next_tokens.get(tuple(input_ids[len(input_ids) - self.lead :].tolist())):
             scores[banned] = -np.inf
+        return scores
+
+
+class NoCountPastBound:
+    """A llama-cpp-python logits processor: once the answer (the tokens after the first
+    ``prompt_tokens``) is a list of numbers that went up by one to ``bound`` (the last number in
+    the person's message), no digit or comma may follow (a space may, but no digit after it), so
+    the list ends there.
+
+    The model writes every number itself; this only closes a list it has already taken to the
+    bound (the base model otherwise runs on: "Count to 7." -> 1, ..., 7, 8, 9, ...). ``symbols``
+    maps the token ids of the ten digits, the comma and the space to their text; an answer holding
+    any other token is not a bare count and is left alone.
+    """
+
+    def __init__(self, prompt_tokens: int, bound: int, symbols: Mapping[int, str]) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.bound = bound
+        self.symbols = dict(symbols)
+        self.banned = [token for token, symbol in self.symbols.items() if symbol != " "]
+
+    def __call__(self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
+        text = []
+        for token in input_ids[self.prompt_tokens :].tolist():
+            if (symbol := self.symbols.get(token)) is None:
+                return scores
+            text.append(symbol)
+        written = "".join(text)
+        numbers = [int(n) for n in re.findall(r"\d+", written)]
+        if len(numbers) >= 2 and numbers[-1] == self.bound and numbers[-2] == self.bound - 1:
+            scores[self.banned] = -np.inf
         return scores

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 
@@ -208,6 +209,14 @@ async def test_the_answer_copies_no_long_run_of_the_message(llm: LocalGemmaLlm) 
     runs = {tuple(said[i : i + size]) for i in range(len(said) - size + 1)}
     assert text_of(response).strip()
     assert not any(tuple(answer[i : i + size]) in runs for i in range(len(answer) - size + 1))
+
+
+@pytest.mark.asyncio
+async def test_a_count_ends_at_the_last_number_of_the_message(llm: LocalGemmaLlm) -> None:
+    # Without the count bound the base model writes 1, 2, 3, 4 and runs on to 20, 21, 30, ... (docs/evals.md).
+    (response,) = [r async for r in llm.generate_content_async(make_request("Count to 4"))]
+
+    assert [int(n) for n in re.findall(r"\d+", text_of(response))] == [1, 2, 3, 4]
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming_core.backends.gemma_prompt import BARE, DEFAULT_FRAME, PromptFrame, render_chat
-from streaming_core.backends.repetition import NoCopyRun, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCountPastBound, NoRepeatRun
 
 TURNS = [("user", "What is the capital of France?"), ("model", "Paris."), ("user", "And of Italy?")]
 
@@ -119,3 +119,35 @@ def test_no_copy_run_forbids_every_continuation_the_message_has() -> None:
 def test_no_copy_run_needs_runs_of_at_least_two_tokens() -> None:
     with pytest.raises(ValueError, match="size"):
         NoCopyRun(prompt_tokens=0, source=[1, 2], size=1)
+
+
+# Token ids 0-9 stand for the digits, 10 for the comma, 11 for the space, 12 for any other token.
+SYMBOLS = {**{digit: str(digit) for digit in range(10)}, 10: ",", 11: " "}
+
+
+def count_scores() -> np.ndarray:
+    return np.zeros(13, dtype=np.single)
+
+
+def test_no_count_past_bound_ends_a_count_that_reached_the_bound() -> None:
+    guard = NoCountPastBound(prompt_tokens=1, bound=7, symbols=SYMBOLS)
+    # prompt 12 | answer "6, 7"
+    result = guard(np.array([12, 6, 10, 11, 7], dtype=np.intc), count_scores())
+
+    assert (result[:11] == -np.inf).all()  # no digit, no comma
+    assert np.isfinite(result[11:]).all()  # a space, or anything else, such as a full stop
+
+
+def test_no_count_past_bound_leaves_a_count_below_the_bound_or_a_number_not_counted_up_to_it() -> None:
+    guard = NoCountPastBound(prompt_tokens=0, bound=12, symbols=SYMBOLS)
+
+    # "10, 1" may still become 11 and 12; "1" may become 12; "5, 12" did not count up to 12.
+    for answer in ([1, 0, 10, 11, 1], [1], [5, 10, 11, 1, 2]):
+        assert np.isfinite(guard(np.array(answer, dtype=np.intc), count_scores())).all()
+
+
+def test_no_count_past_bound_leaves_answers_that_are_not_bare_counts() -> None:
+    guard = NoCountPastBound(prompt_tokens=0, bound=2, symbols=SYMBOLS)
+
+    # "<word> 1, 2": a sentence that holds numbers is not a count to close.
+    assert np.isfinite(guard(np.array([12, 11, 1, 10, 11, 2], dtype=np.intc), count_scores())).all()
