@@ -11,7 +11,8 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -51,6 +52,7 @@ class OwnedRun:
         self._floor = 1
         self._ended = False  # the end is logged, or nothing more can be
         self._expiry: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Future[list[Any]] | None = None  # the last event's XADD
         self.task = asyncio.create_task(self._produce(turn), name=f"run-{run_id}")
         self.task.add_done_callback(self._on_done)
         self.schedule_expiry()  # a run nobody attaches to expires too
@@ -99,7 +101,7 @@ class OwnedRun:
                 await self._append(StoredEvent.of(error), wait=False)
             await self._append(StoredEvent.of(END), wait=False)
             # Ended: nothing left for another worker to take over should this one die.
-            await self._store.redis.srem(keys.worker_runs(self._store.worker_id), self.id)
+            await self._store.pipeline(lambda pipe: pipe.srem(keys.worker_runs(self._store.worker_id), self.id))
         except (RedisError, OSError, RunStoreUnavailable) as failure:
             logger.warning("run %s: could not log its end: %s", self.id, failure)
         finally:
@@ -126,20 +128,30 @@ class OwnedRun:
         store = self._store
         if wait:
             await self._wait_for_room()
-        seq = self.seq + 1  # taken only once written: a failed write must not leave a hole
+        if self._writing is not None and not self._writing.done():
+            # A write whose waiter was cancelled still goes out: its outcome decides the next seq.
+            await asyncio.wait([self._writing])
+        seq = self.seq + 1  # taken only once written (in _logged): a failed write must not leave a hole
         # The cap is a safety net: backpressure keeps every unread event within it.
-        cap = store.settings.buffer_events + 4
-        log = keys.log(self.id)
-        if seq == 1:
-            pipe = store.redis.pipeline(transaction=False)
-            pipe.xadd(log, item.fields(), id=f"{seq}-0", maxlen=cap, approximate=False)
-            pipe.expire(log, store.retention_s)
-            await pipe.execute()
-        elif (
-            await store.redis.xadd(log, item.fields(), id=f"{seq}-0", maxlen=cap, approximate=False, nomkstream=True)
-            is None
-        ):
+        cap, log, fields = store.settings.buffer_events + 4, keys.log(self.id), item.fields()
+
+        def commands(pipe: Any) -> None:
+            if seq == 1:
+                pipe.xadd(log, fields, id="1-0", maxlen=cap, approximate=False)
+                pipe.expire(log, store.retention_s)
+            else:
+                pipe.xadd(log, fields, id=f"{seq}-0", maxlen=cap, approximate=False, nomkstream=True)
+
+        # Written together with every other run's events of this loop iteration (one round trip).
+        self._writing = writing = store.pipeline(commands)
+        writing.add_done_callback(partial(self._logged, seq, item))
+        replies = await asyncio.shield(writing)  # _logged has run by now: callbacks run in order
+        if replies[0] is None:
             raise LogLost(STORE_FAILED)
+
+    def _logged(self, seq: int, item: StoredEvent, writing: asyncio.Future[list[Any]]) -> None:
+        if writing.cancelled() or writing.exception() is not None or writing.result()[0] is None:
+            return
         self.seq = seq
         if item.is_end:
             self.logged_end = True
