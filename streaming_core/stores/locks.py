@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from redis.asyncio.lock import Lock as RedisLock
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.exceptions import RedisError
 
 from streaming_core.errors import StreamingCoreError
-from streaming_core.stores.redis_client import redis_client
+from streaming_core.stores.redis_client import redis_pipeliner
 from streaming_core.stores.urls import scheme_of
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 # lock lapses, and still frees a dead holder's conversation within half a minute.
 LOCK_TTL_S = 30.0
 RENEW_EVERY_S = LOCK_TTL_S / 3
+LOCK_TTL_MS = int(LOCK_TTL_S * 1000)
 
 
 class LockUnavailable(StreamingCoreError):
@@ -74,59 +75,87 @@ class LocalLock:
 
 
 _renewals: set[asyncio.Task[Any]] = set()
+# Compare-and-act on the holder's token, atomically (scripts; sent with other commands, see Pipeliner).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+RETRY_S = 0.05  # a queued turn asks again this often
 
 
 class RedisConversationLock:
+    """A key holding the holder's token, with an expiry the holder renews (SET NX PX, then scripts
+    that act only while the key holds that token). Its commands go out with the other commands of
+    the loop iteration: taking, renewing and freeing cost no round trip of their own."""
+
     def __init__(self, url: str, key: Key) -> None:
-        self._redis = redis_client(url)
+        self._send = redis_pipeliner(url)
         self._name = "lab:lock:" + ":".join(key)
-        self._lock = RedisLock(self._redis, self._name, timeout=LOCK_TTL_S, sleep=0.05, thread_local=False)
+        self._token = secrets.token_hex(16)
         self._renewal: asyncio.Task[None] | None = None
 
     async def busy(self) -> bool:
         try:
-            return bool(await self._redis.exists(self._name))
+            [exists] = await self._send(lambda pipe: pipe.exists(self._name))
         except RedisError as error:
             raise LockUnavailable(f"The conversation lock store (Redis) failed: {error}") from None
+        return bool(exists)
 
     async def acquire(self) -> None:
-        try:
-            await self._lock.acquire()
-        except RedisError as error:
-            raise LockUnavailable(
-                "The run store (Redis) that keeps turns in order is unreachable; try again in a moment."
-            ) from error
+        while True:
+            taking = self._send(lambda pipe: pipe.set(self._name, self._token, nx=True, px=LOCK_TTL_MS))
+            try:
+                [taken] = await asyncio.shield(taking)
+            except asyncio.CancelledError:
+                # The SET goes out anyway (the turn's time limit, or Stop, while it was on its way):
+                # a lock taken for nobody would hold the conversation for LOCK_TTL_S.
+                taking.add_done_callback(self._free_if_taken)
+                raise
+            except RedisError as error:
+                raise LockUnavailable(
+                    "The run store (Redis) that keeps turns in order is unreachable; try again in a moment."
+                ) from error
+            if taken:
+                break
+            await asyncio.sleep(RETRY_S)
         self._renewal = asyncio.create_task(self._renew())
 
+    def _free_if_taken(self, taking: asyncio.Future[list[Any]]) -> None:
+        if not taking.cancelled() and taking.exception() is None and taking.result()[0]:
+            self._spawn(self._release())
+
     async def _renew(self) -> None:
-        # reacquire resets the TTL if the key still holds our token, however late it comes; it
-        # fails only when the lock is gone: expired and maybe taken (LockNotOwnedError), or already
-        # released here (LockError). Either way renewing again cannot help, so the loop ends.
+        # The script resets the TTL if the key still holds our token, however late it comes; once
+        # the key is gone (expired and maybe taken by another turn), renewing again cannot help.
         while True:
             await asyncio.sleep(RENEW_EVERY_S)
             try:
-                await self._lock.reacquire()
-            except LockNotOwnedError:  # expired (Redis restarted, or renewed too late): the turn goes on
-                logger.warning("the lock of %s lapsed before it was renewed", self._name)
-                return
-            except LockError:  # released meanwhile
-                return
+                [renewed] = await self._send(lambda pipe: pipe.eval(_RENEW, 1, self._name, self._token, LOCK_TTL_MS))
             except RedisError as error:  # unreachable for now: try again next period
                 logger.warning("could not renew the lock of %s: %s", self._name, error)
+                continue
+            if not renewed:  # expired (Redis restarted, or renewed too late): the turn goes on
+                logger.warning("the lock of %s lapsed before it was renewed", self._name)
+                return
 
     def release(self) -> None:
         if self._renewal is not None:
             self._renewal.cancel()
         # In a task of its own: this runs in `finally` blocks that may already be cancelled.
-        task = asyncio.get_running_loop().create_task(self._release())
+        self._spawn(self._release())
+
+    @staticmethod
+    def _spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         _renewals.add(task)
         task.add_done_callback(_renewals.discard)
 
     async def _release(self) -> None:
         try:
-            await self._lock.release()
-        except (LockError, RedisError) as error:  # expired meanwhile, or Redis is gone: it expires by itself
+            [released] = await self._send(lambda pipe: pipe.eval(_RELEASE, 1, self._name, self._token))
+        except RedisError as error:  # Redis is gone: the lock expires by itself
             logger.info("lock %s was not released: %s", self._name, error)
+            return
+        if not released:
+            logger.info("lock %s was not released: it had expired", self._name)
 
 
 LockFactory = Callable[[Key], ConversationLock]
