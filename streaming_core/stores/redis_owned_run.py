@@ -20,6 +20,7 @@ from streaming_core.api.buffer import EventBuffer
 from streaming_core.api.encoding import END
 from streaming_core.assistant import Turn
 from streaming_core.events import StreamError
+from streaming_core.model_seam import current_outlet
 from streaming_core.stores import redis_keys as keys
 from streaming_core.stores.redis_events import StoredEvent
 from streaming_core.stores.runs import RunStoreUnavailable
@@ -53,12 +54,26 @@ class OwnedRun:
         self._ended = False  # the end is logged, or nothing more can be
         self._expiry: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future[list[Any]] | None = None  # the last event's XADD
+        self._written: dict[object, int] = {}  # this worker's reader -> the last seq written to its client
+        self._all_written = asyncio.Event()
         self.task = asyncio.create_task(self._produce(turn), name=f"run-{run_id}")
         self.task.add_done_callback(self._on_done)
         self.schedule_expiry()  # a run nobody attaches to expires too
 
+    @property
+    def sending(self) -> bool:
+        """An event is on its way to a client of this worker (model_seam.Outlet): the model seam joins
+        the text deltas that are ready meanwhile, as for a run in memory."""
+        return any(written < self.seq for written in self._written.values())
+
+    async def sent(self) -> None:
+        while self.sending:
+            self._all_written.clear()
+            await self._all_written.wait()
+
     async def _produce(self, turn: Turn) -> None:
         settings = self._store.settings
+        current_outlet.set(self)  # this task's context, inherited by the tasks ADK starts for the turn
         try:
             async with aclosing(turn.events(mode="sse", timeout_s=settings.turn_timeout_s)) as events:
                 async for event in events:
@@ -169,13 +184,19 @@ class OwnedRun:
         log no more (then the caller goes on from the stream)."""
         self.readers += 1
         self.keep()
-        next_seq = after + 1
+        next_seq, reader = after + 1, object()
+        self._written[reader] = after
         try:
             async with aclosing(self.log.read(after)) as batches:
                 async for batch in batches:
                     next_seq = batch[-1][0] + 1
                     yield batch
+                    self._written[reader] = batch[-1][0]  # asked for more: this batch is written
+                    if not self.sending:
+                        self._all_written.set()
         finally:
+            del self._written[reader]
+            self._all_written.set()
             self.readers -= 1
             if not self.readers:
                 self._store.spawn(self._store.left(self.id, next_seq))
