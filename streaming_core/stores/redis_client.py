@@ -58,7 +58,8 @@ class Pipeliner:
     and one wake-up of the connection's reader per iteration instead of one each (issue 11).
 
     Redis runs a connection's commands in order, so a task's commands stay in the order it queued
-    them. A command's error is its own group's; a connection failure is every group's.
+    them. A command's error is its own group's; a connection failure is every group's. Never queue
+    a blocking command (XREAD BLOCK): every command queued with it would wait for it.
     """
 
     def __init__(self, redis: Any) -> None:
