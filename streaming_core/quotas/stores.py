@@ -8,16 +8,15 @@ host agree on them.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import AsyncIterator, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
 from streaming_core.errors import StreamingCoreError
-from streaming_core.stores.redis_client import close_redis_client, redis_client
+from streaming_core.stores.redis_client import Commands, close_redis_client, redis_pipeliner
 
 
 class QuotaStoreUnavailable(StreamingCoreError):
@@ -146,62 +145,62 @@ redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+# A counter and its expiry in one step (a script: atomic, and sent with other commands).
+_ADD = "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return v"
 
 
 class RedisQuotaStore:
     """State in Redis under `prefix`, every key with an expiry. One client per event loop:
-    redis.asyncio connections belong to the loop that opened them."""
+    redis.asyncio connections belong to the loop that opened them. Each step is one command (or a
+    script), sent with the other commands of its loop iteration: under load, the checks of many
+    turns share a round trip."""
 
     def __init__(self, url: str, prefix: str = "adk:quota:") -> None:
         self.url = url
         self.prefix = prefix
 
-    def _client(self) -> Any:
-        return redis_client(self.url, decode_responses=True)
-
-    async def take(self, key: str, capacity: float, per_second: float, now: float) -> float:
-        ttl_ms = int(capacity / per_second * 1000) + 1000  # refilled by then: the same as no key
-        async with self._reaching():
-            wait = await self._client().eval(_TAKE, 1, self.prefix + key, capacity, per_second, now, ttl_ms)
-        return float(wait)
-
-    @contextlib.asynccontextmanager
-    async def _reaching(self) -> AsyncIterator[None]:
+    async def _send(self, commands: Commands) -> list[Any]:
         try:
-            yield
+            return await redis_pipeliner(self.url, decode_responses=True)(commands)
         except (RedisError, OSError) as error:
             raise QuotaStoreUnavailable(
                 "The quota store (Redis, RUN_STORE_URL) is unreachable, so no new answers can start; "
                 "try again in a few seconds."
             ) from error
 
+    async def take(self, key: str, capacity: float, per_second: float, now: float) -> float:
+        ttl_ms = int(capacity / per_second * 1000) + 1000  # refilled by then: the same as no key
+        [wait] = await self._send(
+            lambda pipe: pipe.eval(_TAKE, 1, self.prefix + key, capacity, per_second, now, ttl_ms)
+        )
+        return float(wait)
+
     async def acquire(self, key: str, slot: str, limit: int, now: float, expires: float) -> bool:
         ttl_ms = int((expires - now) * 1000) + 1000  # relative: Redis's clock need not be the caller's
-        async with self._reaching():
-            taken = await self._client().eval(_ACQUIRE, 1, self.prefix + key, now, limit, slot, expires, ttl_ms)
+        [taken] = await self._send(
+            lambda pipe: pipe.eval(_ACQUIRE, 1, self.prefix + key, now, limit, slot, expires, ttl_ms)
+        )
         return bool(taken)
 
     async def release(self, key: str, slot: str) -> None:
-        async with self._reaching():
-            await self._client().zrem(self.prefix + key, slot)
+        await self._send(lambda pipe: pipe.zrem(self.prefix + key, slot))
 
     async def renew(self, key: str, slots: Collection[str], now: float, expires: float) -> None:
         ttl_ms = int((expires - now) * 1000) + 1000
-        async with self._reaching(), self._client().pipeline(transaction=False) as pipe:
+
+        def commands(pipe: Any) -> None:
             pipe.zadd(self.prefix + key, dict.fromkeys(slots, expires), xx=True)  # a released slot stays released
             pipe.pexpire(self.prefix + key, ttl_ms)
-            await pipe.execute()
+
+        await self._send(commands)
 
     async def add(self, key: str, amount: int, now: float, ttl_s: int) -> int:
-        async with self._reaching(), self._client().pipeline(transaction=True) as pipe:
-            pipe.incrby(self.prefix + key, amount)
-            pipe.expire(self.prefix + key, ttl_s)
-            value, _ = await pipe.execute()
+        [value] = await self._send(lambda pipe: pipe.eval(_ADD, 1, self.prefix + key, amount, ttl_s))
         return int(value)
 
     async def get(self, key: str, now: float) -> int:
-        async with self._reaching():
-            return int(await self._client().get(self.prefix + key) or 0)
+        [value] = await self._send(lambda pipe: pipe.get(self.prefix + key))
+        return int(value or 0)
 
     async def aclose(self) -> None:
         await close_redis_client(self.url, decode_responses=True)

@@ -8,16 +8,17 @@ holder that died frees the conversation within LOCK_TTL_S.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+import secrets
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from redis.asyncio.lock import Lock as RedisLock
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.exceptions import RedisError
 
 from streaming_core.errors import StreamingCoreError
-from streaming_core.stores.redis_client import redis_client
+from streaming_core.stores.redis_client import redis_pipeliner
 from streaming_core.stores.urls import scheme_of
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 # lock lapses, and still frees a dead holder's conversation within half a minute.
 LOCK_TTL_S = 30.0
 RENEW_EVERY_S = LOCK_TTL_S / 3
+LOCK_TTL_MS = int(LOCK_TTL_S * 1000)
 
 
 class LockUnavailable(StreamingCoreError):
@@ -73,60 +75,121 @@ class LocalLock:
         self._lock.release()
 
 
-_renewals: set[asyncio.Task[Any]] = set()
+_background: set[asyncio.Task[Any]] = set()
+# Compare-and-act on the holder's token, atomically (scripts; sent with other commands, see Pipeliner).
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+RETRY_S = 0.05  # a queued turn asks again this often
 
 
 class RedisConversationLock:
+    """A key holding the holder's token, with an expiry the holder renews (SET NX PX, then scripts
+    that act only while the key holds that token). Its commands go out with the other commands of
+    the loop iteration: taking, renewing and freeing cost no round trip of their own."""
+
     def __init__(self, url: str, key: Key) -> None:
-        self._redis = redis_client(url)
-        self._name = "lab:lock:" + ":".join(key)
-        self._lock = RedisLock(self._redis, self._name, timeout=LOCK_TTL_S, sleep=0.05, thread_local=False)
-        self._renewal: asyncio.Task[None] | None = None
+        self._send = redis_pipeliner(url)
+        self.name = "lab:lock:" + ":".join(key)
+        self._token = secrets.token_hex(16)
 
     async def busy(self) -> bool:
         try:
-            return bool(await self._redis.exists(self._name))
+            [exists] = await self._send(lambda pipe: pipe.exists(self.name))
         except RedisError as error:
             raise LockUnavailable(f"The conversation lock store (Redis) failed: {error}") from None
+        return bool(exists)
 
     async def acquire(self) -> None:
-        try:
-            await self._lock.acquire()
-        except RedisError as error:
-            raise LockUnavailable(
-                "The run store (Redis) that keeps turns in order is unreachable; try again in a moment."
-            ) from error
-        self._renewal = asyncio.create_task(self._renew())
-
-    async def _renew(self) -> None:
-        # reacquire resets the TTL if the key still holds our token, however late it comes; it
-        # fails only when the lock is gone: expired and maybe taken (LockNotOwnedError), or already
-        # released here (LockError). Either way renewing again cannot help, so the loop ends.
         while True:
-            await asyncio.sleep(RENEW_EVERY_S)
+            taking = self._send(lambda pipe: pipe.set(self.name, self._token, nx=True, px=LOCK_TTL_MS))
             try:
-                await self._lock.reacquire()
-            except LockNotOwnedError:  # expired (Redis restarted, or renewed too late): the turn goes on
-                logger.warning("the lock of %s lapsed before it was renewed", self._name)
-                return
-            except LockError:  # released meanwhile
-                return
-            except RedisError as error:  # unreachable for now: try again next period
-                logger.warning("could not renew the lock of %s: %s", self._name, error)
+                [taken] = await asyncio.shield(taking)
+            except asyncio.CancelledError:
+                # The SET goes out anyway (the turn's time limit, or Stop, while it was on its way):
+                # a lock taken for nobody would hold the conversation for LOCK_TTL_S.
+                taking.add_done_callback(self._free_if_taken)
+                raise
+            except RedisError as error:
+                raise LockUnavailable(
+                    "The run store (Redis) that keeps turns in order is unreachable; try again in a moment."
+                ) from error
+            if taken:
+                break
+            await asyncio.sleep(RETRY_S)
+        renewer().add(self)
+
+    def _free_if_taken(self, taking: asyncio.Future[list[Any]]) -> None:
+        if not taking.cancelled() and taking.exception() is None and taking.result()[0]:
+            self._spawn(self._release())
+
+    async def renew(self) -> bool:
+        """Resets the expiry if the key still holds our token, however late this comes; False once
+        it does not (expired, and maybe taken by another turn): renewing again cannot help."""
+        try:
+            [renewed] = await self._send(lambda pipe: pipe.eval(_RENEW, 1, self.name, self._token, LOCK_TTL_MS))
+        except (RedisError, OSError) as error:  # unreachable for now: try again next period
+            logger.warning("could not renew the lock of %s: %s", self.name, error)
+            return True
+        return bool(renewed)
 
     def release(self) -> None:
-        if self._renewal is not None:
-            self._renewal.cancel()
+        renewer().held.discard(self)
         # In a task of its own: this runs in `finally` blocks that may already be cancelled.
-        task = asyncio.get_running_loop().create_task(self._release())
-        _renewals.add(task)
-        task.add_done_callback(_renewals.discard)
+        self._spawn(self._release())
+
+    @staticmethod
+    def _spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        _background.add(task)
+        task.add_done_callback(_background.discard)
 
     async def _release(self) -> None:
         try:
-            await self._lock.release()
-        except (LockError, RedisError) as error:  # expired meanwhile, or Redis is gone: it expires by itself
-            logger.info("lock %s was not released: %s", self._name, error)
+            [released] = await self._send(lambda pipe: pipe.eval(_RELEASE, 1, self.name, self._token))
+        except RedisError as error:  # Redis is gone: the lock expires by itself
+            logger.info("lock %s was not released: %s", self.name, error)
+            return
+        if not released:
+            logger.info("lock %s was not released: it had expired", self.name)
+
+
+class Renewer:
+    """Renews every Redis lock held on one event loop, together, every RENEW_EVERY_S (one round trip
+    for all: a task per lock cost a task start and a cancellation per turn, issue 11). Its task
+    ends when no lock is held and starts again with the next one."""
+
+    def __init__(self) -> None:
+        self.held: set[RedisConversationLock] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, lock: RedisConversationLock) -> None:
+        self.held.add(lock)
+        if self.task is None or self.task.done():
+            # A context of its own: the first holder's (its turn's outlet and pacer) must not live on in it.
+            self.task = asyncio.get_running_loop().create_task(self._renew(), context=contextvars.Context())
+
+    async def _renew(self) -> None:
+        while self.held:
+            await asyncio.sleep(RENEW_EVERY_S)
+            held = list(self.held)
+            renewed = await asyncio.gather(*(lock.renew() for lock in held))
+            for lock, still_ours in zip(held, renewed, strict=True):
+                if not still_ours and lock in self.held:  # not released meanwhile: expired (Redis
+                    # restarted, or renewed too late); the turn goes on
+                    logger.warning("the lock of %s lapsed before it was renewed", lock.name)
+                    self.held.discard(lock)
+
+
+_renewers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Renewer] = weakref.WeakKeyDictionary()
+
+
+def renewer() -> Renewer:
+    """The running loop's renewer."""
+    loop = asyncio.get_running_loop()
+    found = _renewers.get(loop)
+    if found is None:
+        found = _renewers[loop] = Renewer()
+    return found
 
 
 LockFactory = Callable[[Key], ConversationLock]

@@ -1,9 +1,11 @@
-"""One Redis client per URL and event loop (redis.asyncio connections belong to the loop that made them)."""
+"""One Redis client per URL and event loop (redis.asyncio connections belong to the loop that made them),
+and its pipeliner: the commands every task issues in one loop iteration go to Redis as one pipeline."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from redis import exceptions
@@ -20,6 +22,12 @@ MAX_CONNECTIONS = 4096
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, bool], Redis]] = (
     weakref.WeakKeyDictionary()
 )
+_pipeliners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, bool], Pipeliner]] = (
+    weakref.WeakKeyDictionary()
+)
+
+# Queues one or more commands on a pipeline: `lambda pipe: pipe.xadd(...)`.
+Commands = Callable[[Any], object]
 
 
 def redis_client(url: str, *, decode_responses: bool = False) -> Any:
@@ -44,8 +52,80 @@ def redis_client(url: str, *, decode_responses: bool = False) -> Any:
     return per_loop[key]
 
 
+class Pipeliner:
+    """Sends the commands that any task queues in one iteration of the event loop as one pipeline
+    (no MULTI): with a hundred answers streaming, their writes cost one round trip, one reply parse
+    and one wake-up of the connection's reader per iteration instead of one each (issue 11).
+
+    Redis runs a connection's commands in order, so a task's commands stay in the order it queued
+    them. A command's error is its own group's; a connection failure is every group's. Never queue
+    a blocking command (XREAD BLOCK): every command queued with it would wait for it.
+    """
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+        self._queued: list[tuple[Commands, asyncio.Future[list[Any]]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def __call__(self, commands: Commands) -> asyncio.Future[list[Any]]:
+        """Queues `commands(pipe)`; the future gets their replies in order, or the first error. The
+        commands are sent even if the caller stops waiting (see OwnedRun._append)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._flush)
+        self._queued.append((commands, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._queued = self._queued, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[Commands, asyncio.Future[list[Any]]]]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        sizes = []
+        for commands, _ in batch:
+            before = len(pipe)
+            commands(pipe)
+            sizes.append(len(pipe) - before)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        except asyncio.CancelledError:  # the loop is shutting down: nobody waits for ever
+            for _, future in batch:
+                future.cancel()
+            raise
+        start = 0
+        for (_, future), size in zip(batch, sizes, strict=True):
+            own = replies[start : start + size]
+            start += size
+            if future.done():
+                continue
+            failed = next((reply for reply in own if isinstance(reply, Exception)), None)
+            if failed is not None:
+                future.set_exception(failed)
+            else:
+                future.set_result(own)
+
+
+def redis_pipeliner(url: str, *, decode_responses: bool = False) -> Pipeliner:
+    """The loop's pipeliner over `redis_client(url)`."""
+    per_loop = _pipeliners.setdefault(asyncio.get_running_loop(), {})
+    key = (url, decode_responses)
+    if key not in per_loop:
+        per_loop[key] = Pipeliner(redis_client(url, decode_responses=decode_responses))
+    return per_loop[key]
+
+
 async def close_redis_client(url: str, *, decode_responses: bool = False) -> None:
     """Closes the running loop's client for `url`, if it has one (a store shutting down)."""
+    _pipeliners.get(asyncio.get_running_loop(), {}).pop((url, decode_responses), None)
     client = _clients.get(asyncio.get_running_loop(), {}).pop((url, decode_responses), None)
     if client is not None:
         await client.aclose()

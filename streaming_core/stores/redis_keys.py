@@ -10,6 +10,15 @@ WORKERS = "lab:workers"  # sorted set: worker id -> the Redis time its lease end
 # run was forgotten) would make readers wait for a run that can never end.
 SET_FLOOR = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'floor', ARGV[1]) end"
 
+# A new run, atomically (a script is, and goes in a pipeline with other commands, as MULTI does not):
+# KEYS meta, RUNS, the worker's runs; ARGV retention seconds, run id, then the meta hash's fields.
+START = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[2])
+"""
+
 
 def meta(run_id: str) -> str:
     """Hash: user, session, app, author, owner (worker id), floor."""

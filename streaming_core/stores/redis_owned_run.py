@@ -11,7 +11,8 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -19,6 +20,7 @@ from streaming_core.api.buffer import EventBuffer
 from streaming_core.api.encoding import END
 from streaming_core.assistant import Turn
 from streaming_core.events import StreamError
+from streaming_core.model_seam import current_outlet
 from streaming_core.stores import redis_keys as keys
 from streaming_core.stores.redis_events import StoredEvent
 from streaming_core.stores.runs import RunStoreUnavailable
@@ -51,12 +53,27 @@ class OwnedRun:
         self._floor = 1
         self._ended = False  # the end is logged, or nothing more can be
         self._expiry: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Future[list[Any]] | None = None  # the last event's XADD
+        self._written: dict[object, int] = {}  # this worker's reader -> the last seq written to its client
+        self._all_written = asyncio.Event()
         self.task = asyncio.create_task(self._produce(turn), name=f"run-{run_id}")
         self.task.add_done_callback(self._on_done)
         self.schedule_expiry()  # a run nobody attaches to expires too
 
+    @property
+    def sending(self) -> bool:
+        """An event is on its way to a client of this worker (model_seam.Outlet): the model seam joins
+        the text deltas that are ready meanwhile, as for a run in memory."""
+        return any(written < self.seq for written in self._written.values())
+
+    async def sent(self) -> None:
+        while self.sending:
+            self._all_written.clear()
+            await self._all_written.wait()
+
     async def _produce(self, turn: Turn) -> None:
         settings = self._store.settings
+        current_outlet.set(self)  # this task's context, inherited by the tasks ADK starts for the turn
         try:
             async with aclosing(turn.events(mode="sse", timeout_s=settings.turn_timeout_s)) as events:
                 async for event in events:
@@ -99,7 +116,7 @@ class OwnedRun:
                 await self._append(StoredEvent.of(error), wait=False)
             await self._append(StoredEvent.of(END), wait=False)
             # Ended: nothing left for another worker to take over should this one die.
-            await self._store.redis.srem(keys.worker_runs(self._store.worker_id), self.id)
+            await self._store.pipeline(lambda pipe: pipe.srem(keys.worker_runs(self._store.worker_id), self.id))
         except (RedisError, OSError, RunStoreUnavailable) as failure:
             logger.warning("run %s: could not log its end: %s", self.id, failure)
         finally:
@@ -126,20 +143,30 @@ class OwnedRun:
         store = self._store
         if wait:
             await self._wait_for_room()
-        seq = self.seq + 1  # taken only once written: a failed write must not leave a hole
+        if self._writing is not None and not self._writing.done():
+            # A write whose waiter was cancelled still goes out: its outcome decides the next seq.
+            await asyncio.wait([self._writing])
+        seq = self.seq + 1  # taken only once written (in _logged): a failed write must not leave a hole
         # The cap is a safety net: backpressure keeps every unread event within it.
-        cap = store.settings.buffer_events + 4
-        log = keys.log(self.id)
-        if seq == 1:
-            pipe = store.redis.pipeline(transaction=False)
-            pipe.xadd(log, item.fields(), id=f"{seq}-0", maxlen=cap, approximate=False)
-            pipe.expire(log, store.retention_s)
-            await pipe.execute()
-        elif (
-            await store.redis.xadd(log, item.fields(), id=f"{seq}-0", maxlen=cap, approximate=False, nomkstream=True)
-            is None
-        ):
+        cap, log, fields = store.settings.buffer_events + 4, keys.log(self.id), item.fields()
+
+        def commands(pipe: Any) -> None:
+            if seq == 1:
+                pipe.xadd(log, fields, id="1-0", maxlen=cap, approximate=False)
+                pipe.expire(log, store.retention_s)
+            else:
+                pipe.xadd(log, fields, id=f"{seq}-0", maxlen=cap, approximate=False, nomkstream=True)
+
+        # Written together with every other run's events of this loop iteration (one round trip).
+        self._writing = writing = store.pipeline(commands)
+        writing.add_done_callback(partial(self._logged, seq, item))
+        replies = await asyncio.shield(writing)  # _logged has run by now: callbacks run in order
+        if replies[0] is None:
             raise LogLost(STORE_FAILED)
+
+    def _logged(self, seq: int, item: StoredEvent, writing: asyncio.Future[list[Any]]) -> None:
+        if writing.cancelled() or writing.exception() is not None or writing.result()[0] is None:
+            return
         self.seq = seq
         if item.is_end:
             self.logged_end = True
@@ -157,13 +184,19 @@ class OwnedRun:
         log no more (then the caller goes on from the stream)."""
         self.readers += 1
         self.keep()
-        next_seq = after + 1
+        next_seq, reader = after + 1, object()
+        self._written[reader] = after
         try:
             async with aclosing(self.log.read(after)) as batches:
                 async for batch in batches:
                     next_seq = batch[-1][0] + 1
                     yield batch
+                    self._written[reader] = batch[-1][0]  # asked for more: this batch is written
+                    if not self.sending:
+                        self._all_written.set()
         finally:
+            del self._written[reader]
+            self._all_written.set()
             self.readers -= 1
             if not self.readers:
                 self._store.spawn(self._store.left(self.id, next_seq))

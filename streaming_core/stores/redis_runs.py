@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from streaming_core.api.runs import RegistryFull
 from streaming_core.assistant import Turn
 from streaming_core.stores import redis_keys as keys
-from streaming_core.stores.redis_client import check_reachable, redis_client
+from streaming_core.stores.redis_client import Pipeliner, check_reachable, redis_client, redis_pipeliner
 from streaming_core.stores.redis_events import StoredEvent
 from streaming_core.stores.redis_owned_run import OwnedRun
 from streaming_core.stores.redis_run_handle import RedisRun
@@ -50,6 +50,11 @@ class RedisRunStore:
     @property
     def redis(self) -> Any:
         return redis_client(self.url)
+
+    @property
+    def pipeline(self) -> Pipeliner:
+        """For the commands of every turn: sent with the others of the same loop iteration."""
+        return redis_pipeliner(self.url)
 
     def __len__(self) -> int:
         return len(self._owned)
@@ -87,12 +92,10 @@ class RedisRunStore:
             "owner": self.worker_id,
             "floor": "1",
         }
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.meta(run_id), mapping=fields)
-        pipe.expire(keys.meta(run_id), self.retention_s)
-        pipe.sadd(keys.RUNS, run_id)
-        pipe.sadd(keys.worker_runs(self.worker_id), run_id)
-        await self._guard(pipe.execute())
+        run_keys = (keys.meta(run_id), keys.RUNS, keys.worker_runs(self.worker_id))
+        meta = [part for field in fields.items() for part in field]
+        args = (*run_keys, self.retention_s, run_id, *meta)
+        await self._guard(self.pipeline(lambda pipe: pipe.eval(keys.START, 3, *args)))
         self._owned[run_id] = OwnedRun(self, run_id, fields, turn)
         return RedisRun(self, run_id, fields, 0, False)
 
@@ -127,16 +130,18 @@ class RedisRunStore:
     async def forget(self, run_id: str, *, delete_log: bool) -> None:
         """The run is unknown from now on (for find, resume and DELETE), on every worker."""
         self._owned.pop(run_id, None)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(keys.meta(run_id), keys.readers(run_id))
-        pipe.srem(keys.RUNS, run_id)
-        pipe.srem(keys.worker_runs(self.worker_id), run_id)
-        if delete_log:
-            pipe.delete(keys.log(run_id))
-        else:
-            pipe.expire(keys.log(run_id), max(5, int(self.settings.grace_s)))
+
+        def commands(pipe: Any) -> None:
+            pipe.delete(keys.meta(run_id), keys.readers(run_id))
+            pipe.srem(keys.RUNS, run_id)
+            pipe.srem(keys.worker_runs(self.worker_id), run_id)
+            if delete_log:
+                pipe.delete(keys.log(run_id))
+            else:
+                pipe.expire(keys.log(run_id), max(5, int(self.settings.grace_s)))
+
         try:
-            await pipe.execute()
+            await self.pipeline(commands)
         except (RedisError, OSError) as error:
             logger.warning("could not forget run %s: %s", run_id, error)  # its keys expire by themselves
 
@@ -156,10 +161,12 @@ class RedisRunStore:
         """This worker's last reader of a run it owns left at `next_seq`."""
         if run_id not in self._owned:
             return  # forgotten meanwhile: its keys are gone, and must not come back without an expiry
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.eval(keys.SET_FLOOR, 1, keys.meta(run_id), next_seq)  # with no reader left, the last one's place
-        pipe.zcard(keys.readers(run_id))
-        _, elsewhere = await pipe.execute()
+        _, elsewhere = await self.pipeline(
+            lambda pipe: (
+                pipe.eval(keys.SET_FLOOR, 1, keys.meta(run_id), next_seq),  # with no reader left, the last one's place
+                pipe.zcard(keys.readers(run_id)),
+            )
+        )
         self._keep_or_expire(run_id, elsewhere)
 
     async def notify(self, worker_id: str, verb: str, run_id: str) -> None:

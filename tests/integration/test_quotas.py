@@ -18,6 +18,7 @@ from streaming_core.quotas import (
 )
 from streaming_core.quotas.config import load_quota_limits
 from streaming_core.quotas.stores import QuotaStore
+from streaming_core.stores.redis_client import redis_client
 from streaming_core.testing.datastores import RedisServer, free_port
 
 DAY = 86_400.0
@@ -162,7 +163,7 @@ def test_redis_keys_expire(redis_server: RedisServer) -> None:
         quotas = limiter(store, Clock())
         turn = await quotas.admit("v:a", "gemini")
         await turn.spend(5)
-        client = store._client()
+        client = redis_client(redis_server.url, decode_responses=True)
         ttls = [await client.ttl(key) async for key in client.scan_iter("expiry:*")]
         await store.aclose()
         return ttls
