@@ -31,6 +31,7 @@ from google.adk.sessions.database_session_service import (
 )
 from google.adk.sessions.migration._schema_check_utils import LATEST_SCHEMA_VERSION
 from google.adk.sessions.schemas.v1 import StorageEvent, StorageSession
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
@@ -58,6 +59,11 @@ POOL_RECYCLE_S = 300
 # is forgotten after this many newer ones.
 FRESH_SESSIONS = 256
 
+# A session-level advisory lock (any constant of our own) held while the tables are prepared.
+SCHEMA_LOCK_KEY = 0x41444B5F4C4142  # "ADK_LAB"
+_LOCK_SCHEMA = text("SELECT pg_advisory_lock(:key)")
+_UNLOCK_SCHEMA = text("SELECT pg_advisory_unlock(:key)")
+
 # The session the current task created (and the tasks it starts, such as the API's run task, which
 # copy its context): only that turn's runner is answered from memory.
 _created_here: ContextVar[SessionKey | None] = ContextVar("created_here", default=None)
@@ -78,6 +84,19 @@ class PostgresSessionService(DatabaseSessionService):
         self._autocommit = self.db_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_only_database_session_factory = async_sessionmaker(bind=self._autocommit, expire_on_commit=False)
         self._fresh: OrderedDict[SessionKey, Session] = OrderedDict()
+
+    async def prepare_tables(self) -> None:
+        """ADK's, one process at a time: workers starting together on a new database otherwise race
+        to create the same tables ("duplicate key value violates unique constraint
+        pg_type_typname_nsp_index") or read the schema version before another has written it."""
+        if self._tables_created:
+            return
+        async with self.db_engine.connect() as lock:
+            await lock.execute(_LOCK_SCHEMA, {"key": SCHEMA_LOCK_KEY})
+            try:
+                await super().prepare_tables()
+            finally:
+                await lock.execute(_UNLOCK_SCHEMA, {"key": SCHEMA_LOCK_KEY})
 
     async def _trip(self, call: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
         # No nesting: none of ADK's methods calls another public one, so a trip holds one permit.

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 import pytest
 from google.adk.errors._stale_session_error import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -30,7 +32,7 @@ from streaming_core.sessions import messages_from_events
 from streaming_core.settings import Settings
 from streaming_core.stores.postgres_sessions import PostgresSessionService
 from streaming_core.stores.sessions import check_session_store
-from streaming_core.testing.datastores import PostgresServer
+from streaming_core.testing.datastores import POSTGRES_USER, PostgresServer
 from streaming_core.visitors import DEFAULT_USER
 
 APP = "lab"
@@ -234,3 +236,24 @@ async def test_a_stopped_postgresql_fails_clearly_then_the_same_append_lands(own
         await service.close()
 
     assert stored is not None and texts(stored) == ["kept"]
+
+
+async def test_workers_starting_together_on_a_new_database_prepare_its_tables_one_at_a_time(
+    postgres_server: PostgresServer,
+) -> None:
+    # Without the advisory lock, every one of ten tries failed: two services creating ADK's tables
+    # at once collide in PostgreSQL's catalog (duplicate pg_type entry).
+    name = f"fresh_{uuid.uuid4().hex}"
+    admin = await asyncpg.connect(host="127.0.0.1", port=postgres_server.port, user=POSTGRES_USER, database="postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = postgres_server.url.rsplit("/", 1)[0] + f"/{name}"
+    workers = [PostgresSessionService(db_url=url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(worker.prepare_tables() for worker in workers))
+        session = await workers[0].create_session(app_name=APP, user_id="ada")
+        assert await workers[3].get_session(app_name=APP, user_id="ada", session_id=session.id) is not None
+    finally:
+        await asyncio.gather(*(worker.close() for worker in workers))
