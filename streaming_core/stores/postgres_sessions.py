@@ -34,7 +34,8 @@ from google.adk.sessions.schemas.v1 import StorageEvent, StorageSession
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from streaming_core.errors import SessionStoreUnavailable
 from streaming_core.stores import postgres_statements as sql
@@ -91,12 +92,17 @@ class PostgresSessionService(DatabaseSessionService):
         pg_type_typname_nsp_index") or read the schema version before another has written it."""
         if self._tables_created:
             return
-        async with self.db_engine.connect() as lock:
-            await lock.execute(_LOCK_SCHEMA, {"key": SCHEMA_LOCK_KEY})
-            try:
-                await super().prepare_tables()
-            finally:
-                await lock.execute(_UNLOCK_SCHEMA, {"key": SCHEMA_LOCK_KEY})
+        # The lock's connection is its own, not the pool's: preparing needs the pool's connections.
+        locking = create_async_engine(self.db_engine.url, poolclass=NullPool)
+        try:
+            async with locking.connect() as lock:
+                await lock.execute(_LOCK_SCHEMA, {"key": SCHEMA_LOCK_KEY})
+                try:
+                    await super().prepare_tables()
+                finally:
+                    await lock.execute(_UNLOCK_SCHEMA, {"key": SCHEMA_LOCK_KEY})
+        finally:
+            await locking.dispose()
 
     async def _trip(self, call: Callable[..., Awaitable[T]], **kwargs: Any) -> T:
         # No nesting: none of ADK's methods calls another public one, so a trip holds one permit.
