@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.adk.agents import LlmAgent
 from google.adk.agents.run_config import RunConfig, StreamingMode
@@ -157,6 +157,8 @@ class Turn:
     assistant: Assistant
     session: Session
     message: str
+    # Tokens the model reported in this turn's final events (ADK saves exactly those), as they stream.
+    reported_tokens: int = field(default=0, init=False)
 
     @property
     def session_id(self) -> str:
@@ -205,6 +207,7 @@ class Turn:
         self, mode: StreamingMode | str, timeout_s: float | None, deadline: float | None
     ) -> AsyncGenerator[StreamEvent, None]:
         assistant = self.assistant
+        agent_name = assistant.agent.name
         metrics = StreamMetrics(assistant.clock)
         normalizer = EventNormalizer()
         status: DoneStatus = "completed"
@@ -224,6 +227,8 @@ class Turn:
                         except StopAsyncIteration:
                             break
                         invocation_id = adk_event.invocation_id or invocation_id
+                        if not adk_event.partial and adk_event.usage_metadata and adk_event.author == agent_name:
+                            self.reported_tokens += adk_event.usage_metadata.total_token_count or 0
                         for event in normalizer.feed(adk_event):
                             if isinstance(event, TextDelta):
                                 metrics.record_chunk(len(event.text))

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from unittest.mock import ANY
 
 import pytest
 
+from streaming_core import telemetry
+from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.errors import ConfigurationError
+from streaming_core.events import Done
 from streaming_core.quotas import (
     MemoryQuotaStore,
     QuotaExceeded,
@@ -17,7 +21,11 @@ from streaming_core.quotas import (
     RedisQuotaStore,
 )
 from streaming_core.quotas.config import load_quota_limits
+from streaming_core.quotas.guard import GuardedTurn
+from streaming_core.quotas.limiter import estimate_tokens
 from streaming_core.quotas.stores import QuotaStore
+from streaming_core.runtime import AssistantConfig, build_assistant
+from streaming_core.settings import load_settings
 from streaming_core.stores.redis_client import redis_client
 from streaming_core.testing.datastores import RedisServer, free_port
 
@@ -210,3 +218,18 @@ def test_an_unreachable_redis_refuses_turns_with_a_clear_error() -> None:
 
     with pytest.raises(QuotaStoreUnavailable, match="RUN_STORE_URL"):
         asyncio.run(scenario())
+
+
+async def test_a_turn_is_charged_the_usage_its_model_reported_as_it_streamed() -> None:
+    # The scripted model reports one token per word of the request and per chunk: 1 + 3 here,
+    # where the estimate from the text would differ.
+    config = AssistantConfig(backend="scripted", persistent=False, script=(ScriptedReply(text="abcdef", chunk_size=2),))
+    turn = GuardedTurn.of(await build_assistant(config, load_settings()).open_turn("go"), "scripted", None)
+
+    def charged() -> float:
+        return telemetry.REGISTRY.get_sample_value("adk_model_tokens_total", {"backend": "scripted"}) or 0.0
+
+    before = charged()
+    assert [event async for event in turn.events()][-1] == Done("completed", "abcdef", ANY, turn.session_id, True)
+    assert turn.reported_tokens == 4 != estimate_tokens("go", "abcdef")
+    assert charged() - before == 4
