@@ -26,6 +26,8 @@ class PromptFrame:
     no_repeat_run: int = 0  # tokens in a run the answer may not repeat (repetition.NoRepeatRun); 0 is off
     # Tokens in a run of the person's latest message the answer may not copy (repetition.NoCopyRun); 0 is off.
     no_copy_run: int = 0
+    # The answer may not open with this many tokens of the person's latest message (repetition.NoCopyStart); 0 is off.
+    no_copy_start: int = 0
     # A count that reached the last number of the person's message ends there (repetition.NoCountPastBound).
     count_bound: bool = False
     with_instruction: bool = True  # the agent's instruction after the preamble
@@ -99,6 +101,9 @@ FEW_SHOT = PromptFrame(
     # The answer may not copy 6 tokens of the message in a row: without it "My name is Tom and I live
     # in Berlin." got itself back; names and short phrases stay free (4 lost a fact, 8 did as 6).
     no_copy_run=6,
+    # Nor open with the message's first 4 tokens: a short statement ("My favourite food is pizza.")
+    # is too short for that run and was said straight back (3 did as 4 in docs/evals.md).
+    no_copy_start=4,
     count_bound=True,
     recap=True,
 )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming_core.backends.gemma_prompt import BARE, DEFAULT_FRAME, PromptFrame, render_chat
-from streaming_core.backends.repetition import NoCopyRun, NoCountPastBound, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoRepeatRun
 
 TURNS = [("user", "What is the capital of France?"), ("model", "Paris."), ("user", "And of Italy?")]
 
@@ -119,6 +119,28 @@ def test_no_copy_run_forbids_every_continuation_the_message_has() -> None:
 def test_no_copy_run_needs_runs_of_at_least_two_tokens() -> None:
     with pytest.raises(ValueError, match="size"):
         NoCopyRun(prompt_tokens=0, source=[1, 2], size=1)
+
+
+def test_no_copy_start_forbids_opening_the_answer_with_the_message() -> None:
+    guard = NoCopyStart(prompt_tokens=2, source=[5, 6, 7, 8], size=3)
+    # prompt 9 9 | answer 5 6: writing 7 now would open the answer with the message's first 3 tokens
+    result = guard(np.array([9, 9, 5, 6], dtype=np.intc), scores())
+
+    assert result[7] == -np.inf
+    assert np.isfinite(np.delete(result, 7)).all()
+
+
+def test_no_copy_start_leaves_the_message_free_later_in_the_answer() -> None:
+    guard = NoCopyStart(prompt_tokens=2, source=[5, 6, 7, 8], size=3)
+
+    # "5 6 7" after an opening token is a quote, not an echo (NoCopyRun's business for long runs).
+    assert np.isfinite(guard(np.array([9, 9, 1, 5, 6], dtype=np.intc), scores())).all()
+
+
+def test_no_copy_start_leaves_messages_shorter_than_its_size_alone() -> None:
+    guard = NoCopyStart(prompt_tokens=0, source=[5, 6], size=3)
+
+    assert np.isfinite(guard(np.array([5, 6], dtype=np.intc), scores())).all()
 
 
 # Token ids 0-9 stand for the digits, 10 for the comma, 11 for the space, 12 for any other token.
