@@ -34,6 +34,9 @@ class PromptFrame:
     # Earlier turns as a recap of what the person said, then only the last exchange as Q/A: the
     # model's own earlier answers ("My name is Ada." -> "I am a student.") otherwise outweigh them.
     recap: bool = False
+    # With the recap, each earlier message carries the answer it got and no exchange stays as Q/A:
+    # shown as Q/A, "Count to 3." / "1, 2, 3." was followed by a count from 1 again.
+    recap_answers: bool = False
     user: str = "Q:"
     model: str = "A:"
 
@@ -42,9 +45,8 @@ class PromptFrame:
         earlier, current = list(turns[:-1]), list(turns[-1:])
         recap = ""
         if self.recap and earlier:
-            said = "\n".join(f"- {text}" for role, text in earlier if role == "user")
-            recap = f"\n\nEarlier in this conversation the person said:\n{said}"
-            earlier = earlier[-2:]
+            recap = "\n\nEarlier in this conversation the person said:\n" + "\n".join(self._recap_items(earlier))
+            earlier = [] if self.recap_answers else earlier[-2:]
         return (
             "\n\n".join(filter(None, head))
             + self._transcript(self.examples)
@@ -52,6 +54,16 @@ class PromptFrame:
             + self._transcript([*earlier, *current])
             + f"\n{self.model}"
         )
+
+    def _recap_items(self, turns: Sequence[Turn]) -> list[str]:
+        items: list[str] = []
+        for role, text in turns:
+            if role == "user":
+                items.append(f"- {text}")
+            elif self.recap_answers:
+                answered = f"(answered: {text})"
+                items[-1:] = [f"{items[-1]} {answered}"] if items else [f"- {answered}"]
+        return items
 
     def _transcript(self, turns: Sequence[Turn]) -> str:
         # A blank line before each question, as the base model writes transcripts itself.
@@ -106,6 +118,7 @@ FEW_SHOT = PromptFrame(
     no_copy_start=4,
     count_bound=True,
     recap=True,
+    recap_answers=True,
 )
 
 DEFAULT_FRAME = FEW_SHOT

@@ -195,6 +195,14 @@ def plan_completion(
     return Completion(prompt, sampling | options)
 
 
+def _describe_history(frame: PromptFrame) -> str:
+    if not frame.recap:
+        return "the whole transcript"
+    if frame.recap_answers:
+        return "earlier messages recapped with their answers, no Q/A exchange"
+    return "earlier messages recapped, the last exchange as Q/A"
+
+
 def _count_symbols(llama: Llama) -> dict[int, str]:
     """Token ids of the digits, the comma and the space (each one token in Gemma's vocabulary)."""
     symbols = {}
@@ -328,7 +336,7 @@ class LocalGemmaLlm(BaseLlm):
         return {
             "prompt frame": f"{frame.name}: {len(frame.examples) // 2} example exchanges, "
             f"agent instruction {'kept' if frame.with_instruction else 'left out'}",
-            "history": "earlier messages recapped, the last exchange as Q/A" if frame.recap else "the whole transcript",
+            "history": _describe_history(frame),
             "stops": ", ".join(repr(stop) for stop in frame.stops),
             "repeat penalty": f"{frame.repeat_penalty:g}",
             "repeat guard": f"no {frame.no_repeat_run}-token run of the answer twice" if frame.no_repeat_run else "off",

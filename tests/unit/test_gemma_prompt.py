@@ -46,6 +46,26 @@ def test_recap_lists_what_the_person_said_and_keeps_only_the_last_exchange_as_q_
     )
 
 
+def test_recap_with_answers_gives_each_message_its_answer_and_keeps_no_exchange_as_q_and_a() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True, recap_answers=True)
+    turns = [("user", "Count to 3."), ("model", "1, 2, 3."), *TURNS]
+
+    prompt = frame.render("", turns)
+
+    assert prompt == (
+        "P.\n\nEarlier in this conversation the person said:\n- Count to 3. (answered: 1, 2, 3.)"
+        "\n- What is the capital of France? (answered: Paris.)\n\nQ: And of Italy?\nA:"
+    )
+
+
+def test_recap_with_answers_keeps_an_answer_that_opens_the_window() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True, recap_answers=True)
+
+    prompt = frame.render("", [("model", "Hello."), ("user", "Hi.")])
+
+    assert prompt == "P.\n\nEarlier in this conversation the person said:\n- (answered: Hello.)\n\nQ: Hi.\nA:"
+
+
 def test_recap_leaves_a_first_question_as_it_is() -> None:
     frame = PromptFrame(name="t", preamble="P.", recap=True)
 
