@@ -45,18 +45,30 @@ _FAQ_PREAMBLE = (
     "one, separated by commas. A request to explain gets a full paragraph."
 )
 # The first default of issue 16: three examples, the whole conversation as a Q/A transcript.
-_FIRST = replace(FEW_SHOT, examples=_FACT + _LETTERS + _EXPLAIN, recap=False, no_copy_run=0, count_bound=False)
+_FIRST = replace(
+    FEW_SHOT,
+    examples=_FACT + _LETTERS + _EXPLAIN,
+    recap=False,
+    recap_answers=False,
+    no_copy_run=0,
+    count_bound=False,
+    no_copy_start=0,
+)
 # The second default: recap and the letters-from-the-start example, before the echo guard.
-_BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False)
+_BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False, no_copy_start=0, recap_answers=False)
 # The third default: the second with the echo guard, before counts ended at the message's bound.
-_THIRD = replace(FEW_SHOT, count_bound=False)
-_FEW_REST = FEW_SHOT.examples[2:]  # the default's examples after its fact
+_THIRD = replace(FEW_SHOT, count_bound=False, no_copy_start=0, recap_answers=False)
+# The fourth default: the third with the count bound, before the start guard.
+_FOURTH = replace(FEW_SHOT, no_copy_start=0, recap_answers=False)
+# The fifth default: the fourth with the start guard, before the recap carried the answers.
+_FIFTH = replace(FEW_SHOT, recap_answers=False)
+_FEW_REST = _FOURTH.examples[2:]  # the default's examples after its fact
 _TERSE_FACT: tuple[Turn, ...] = (_BRAZIL[0], ("model", "Portuguese."))
 _CONTINUE = ". Asked to continue, it goes on from where it stopped."
-_CONTINUED = replace(FEW_SHOT, preamble=FEW_SHOT.preamble.replace(", and stops there.", _CONTINUE))
+_CONTINUED = replace(_FOURTH, preamble=_FOURTH.preamble.replace(", and stops there.", _CONTINUE))
 _DOTS = replace(
-    FEW_SHOT,
-    preamble=FEW_SHOT.preamble.replace(
+    _FOURTH,
+    preamble=_FOURTH.preamble.replace(
         "1, 2, 3 and so on, up to that number, and stops there.", "1, 2, 3, ... up to that number."
     ).replace("up to that number.", "up to that number." + _CONTINUE[1:], 1),
 )
@@ -94,7 +106,7 @@ VARIANTS: dict[str, PromptFrame] = {
     "first default + a second fact example last (Brazil)": replace(_FIRST, examples=(*_FIRST.examples, *_BRAZIL)),
     "first default, an FAQ-page preamble": replace(_FIRST, preamble=_FAQ_PREAMBLE),
     "first default, earlier turns recapped as the person's notes": replace(_FIRST, recap=True),
-    "first default + letters from the start (up to F)": replace(_FIRST, examples=FEW_SHOT.examples),
+    "first default + letters from the start (up to F)": replace(_FIRST, examples=_FOURTH.examples),
     "both (recap and letters)": _BOTH,
     "both without the agent instruction": replace(_BOTH, with_instruction=False),
     "first default + echo guard on 6-token runs": replace(_FIRST, no_copy_run=6),
@@ -102,15 +114,15 @@ VARIANTS: dict[str, PromptFrame] = {
     "both + echo guard on 4-token runs": replace(_BOTH, no_copy_run=4),
     "both + echo guard on 6-token runs (third default)": _THIRD,
     "both + echo guard on 8-token runs": replace(_BOTH, no_copy_run=8),
-    "third default + counts end at the message's last number (default)": FEW_SHOT,
+    "third default + counts end at the message's last number": _FOURTH,
     "default + continue sentence, without 'and stops there'": _CONTINUED,
     "same, '1, 2, 3, ...' instead of '1, 2, 3 and so on'": _DOTS,
     "default + continue sentence after 'and stops there'": replace(
-        FEW_SHOT, preamble=FEW_SHOT.preamble.replace("and stops there.", "and stops there" + _CONTINUE)
+        _FOURTH, preamble=_FOURTH.preamble.replace("and stops there.", "and stops there" + _CONTINUE)
     ),
-    "default + continue sentence at the end": replace(FEW_SHOT, preamble=FEW_SHOT.preamble + _CONTINUE[1:]),
+    "default + continue sentence at the end": replace(_FOURTH, preamble=_FOURTH.preamble + _CONTINUE[1:]),
     "default, explain or tell a story in a full paragraph": replace(
-        FEW_SHOT, preamble=FEW_SHOT.preamble.replace("Asked to explain,", "Asked to explain or to tell a story,")
+        _FOURTH, preamble=_FOURTH.preamble.replace("Asked to explain,", "Asked to explain or to tell a story,")
     ),
     "'1, 2, 3, ...' variant, explain in several sentences": replace(
         _DOTS, preamble=_DOTS.preamble.replace("a full paragraph.", "a full paragraph of several sentences.")
@@ -119,15 +131,18 @@ VARIANTS: dict[str, PromptFrame] = {
         _DOTS, preamble=_DOTS.preamble.replace(_CONTINUE[1:], "") + _CONTINUE[1:]
     ),
     "default, the fact example answered in two words": replace(
-        FEW_SHOT, examples=(("user", "Who wrote Romeo and Juliet?"), ("model", "William Shakespeare."), *_FEW_REST)
+        _FOURTH, examples=(("user", "Who wrote Romeo and Juliet?"), ("model", "William Shakespeare."), *_FEW_REST)
     ),
-    "default, a terse fact example on Brazil's language instead": replace(FEW_SHOT, examples=_TERSE_FACT + _FEW_REST),
+    "default, a terse fact example on Brazil's language instead": replace(_FOURTH, examples=_TERSE_FACT + _FEW_REST),
     "continue sentence, with the terse Brazil example": replace(_CONTINUED, examples=_TERSE_FACT + _FEW_REST),
     "continue sentence, explain in several sentences": replace(
         _CONTINUED, preamble=_CONTINUED.preamble.replace("a full paragraph.", "a full paragraph of several sentences.")
     ),
-    "default, echo guard on 5-token runs": replace(FEW_SHOT, no_copy_run=5),
-    "default, repeat guard on 5-token runs": replace(FEW_SHOT, no_repeat_run=5),
+    "default, echo guard on 5-token runs": replace(_FOURTH, no_copy_run=5),
+    "default, repeat guard on 5-token runs": replace(_FOURTH, no_repeat_run=5),
+    "fourth default + no opening with the message's first 3 tokens": replace(_FOURTH, no_copy_start=3),
+    "fourth default + no opening with the message's first 4 tokens (fifth default)": _FIFTH,
+    "fifth default + each recapped message with its answer, no Q/A exchange (default)": FEW_SHOT,
 }
 
 

@@ -26,12 +26,17 @@ class PromptFrame:
     no_repeat_run: int = 0  # tokens in a run the answer may not repeat (repetition.NoRepeatRun); 0 is off
     # Tokens in a run of the person's latest message the answer may not copy (repetition.NoCopyRun); 0 is off.
     no_copy_run: int = 0
+    # The answer may not open with this many tokens of the person's latest message (repetition.NoCopyStart); 0 is off.
+    no_copy_start: int = 0
     # A count that reached the last number of the person's message ends there (repetition.NoCountPastBound).
     count_bound: bool = False
     with_instruction: bool = True  # the agent's instruction after the preamble
     # Earlier turns as a recap of what the person said, then only the last exchange as Q/A: the
     # model's own earlier answers ("My name is Ada." -> "I am a student.") otherwise outweigh them.
     recap: bool = False
+    # With the recap, each earlier message carries the answer it got and no exchange stays as Q/A:
+    # shown as Q/A, "Count to 3." / "1, 2, 3." was followed by a count from 1 again.
+    recap_answers: bool = False
     user: str = "Q:"
     model: str = "A:"
 
@@ -40,9 +45,8 @@ class PromptFrame:
         earlier, current = list(turns[:-1]), list(turns[-1:])
         recap = ""
         if self.recap and earlier:
-            said = "\n".join(f"- {text}" for role, text in earlier if role == "user")
-            recap = f"\n\nEarlier in this conversation the person said:\n{said}"
-            earlier = earlier[-2:]
+            recap = "\n\nEarlier in this conversation the person said:\n" + "\n".join(self._recap_items(earlier))
+            earlier = [] if self.recap_answers else earlier[-2:]
         return (
             "\n\n".join(filter(None, head))
             + self._transcript(self.examples)
@@ -50,6 +54,16 @@ class PromptFrame:
             + self._transcript([*earlier, *current])
             + f"\n{self.model}"
         )
+
+    def _recap_items(self, turns: Sequence[Turn]) -> list[str]:
+        items: list[str] = []
+        for role, text in turns:
+            if role == "user":
+                items.append(f"- {text}")
+            elif self.recap_answers:
+                answered = f"(answered: {text})"
+                items[-1:] = [f"{items[-1]} {answered}"] if items else [f"- {answered}"]
+        return items
 
     def _transcript(self, turns: Sequence[Turn]) -> str:
         # A blank line before each question, as the base model writes transcripts itself.
@@ -99,8 +113,12 @@ FEW_SHOT = PromptFrame(
     # The answer may not copy 6 tokens of the message in a row: without it "My name is Tom and I live
     # in Berlin." got itself back; names and short phrases stay free (4 lost a fact, 8 did as 6).
     no_copy_run=6,
+    # Nor open with the message's first 4 tokens: a short statement ("My favourite food is pizza.")
+    # is too short for that run and was said straight back (3 did as 4 in docs/evals.md).
+    no_copy_start=4,
     count_bound=True,
     recap=True,
+    recap_answers=True,
 )
 
 DEFAULT_FRAME = FEW_SHOT

@@ -31,7 +31,7 @@ from streaming_core.backends.gemma_prompt import (
     instruction_text,
     render_chat,
 )
-from streaming_core.backends.repetition import NoCopyRun, NoCountPastBound, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoRepeatRun
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -176,13 +176,16 @@ def plan_completion(
     if loaded.chat:
         return Completion(prompt, sampling | {"stop": sampling["stop"] + _TURN_MARKERS})
     options = {"stop": sampling["stop"] + _TURN_MARKERS + list(frame.stops), "repeat_penalty": frame.repeat_penalty}
-    guards: list[NoRepeatRun | NoCopyRun | NoCountPastBound] = []
+    guards: list[NoRepeatRun | NoCopyRun | NoCopyStart | NoCountPastBound] = []
     if frame.no_repeat_run:
         guards.append(NoRepeatRun(len(prompt), frame.no_repeat_run))
-    if frame.no_copy_run and turns and turns[-1][0] == "user":
+    if (frame.no_copy_run or frame.no_copy_start) and turns and turns[-1][0] == "user":
         # As the message stands in the prompt, after the question marker and a space.
         message = loaded.llama.tokenize(f" {turns[-1][1]}".encode(), add_bos=False)
-        guards.append(NoCopyRun(len(prompt), message, frame.no_copy_run))
+        if frame.no_copy_run:
+            guards.append(NoCopyRun(len(prompt), message, frame.no_copy_run))
+        if frame.no_copy_start:
+            guards.append(NoCopyStart(len(prompt), message, frame.no_copy_start))
     if frame.count_bound and turns and turns[-1][0] == "user" and (numbers := re.findall(r"\d+", turns[-1][1])):
         guards.append(NoCountPastBound(len(prompt), int(numbers[-1]), _count_symbols(loaded.llama)))
     if guards:
@@ -190,6 +193,14 @@ def plan_completion(
 
         options["logits_processor"] = LogitsProcessorList(guards)
     return Completion(prompt, sampling | options)
+
+
+def _describe_history(frame: PromptFrame) -> str:
+    if not frame.recap:
+        return "the whole transcript"
+    if frame.recap_answers:
+        return "earlier messages recapped with their answers, no Q/A exchange"
+    return "earlier messages recapped, the last exchange as Q/A"
 
 
 def _count_symbols(llama: Llama) -> dict[int, str]:
@@ -325,12 +336,15 @@ class LocalGemmaLlm(BaseLlm):
         return {
             "prompt frame": f"{frame.name}: {len(frame.examples) // 2} example exchanges, "
             f"agent instruction {'kept' if frame.with_instruction else 'left out'}",
-            "history": "earlier messages recapped, the last exchange as Q/A" if frame.recap else "the whole transcript",
+            "history": _describe_history(frame),
             "stops": ", ".join(repr(stop) for stop in frame.stops),
             "repeat penalty": f"{frame.repeat_penalty:g}",
             "repeat guard": f"no {frame.no_repeat_run}-token run of the answer twice" if frame.no_repeat_run else "off",
             "echo guard": f"no {frame.no_copy_run}-token run of the latest message copied"
             if frame.no_copy_run
+            else "off",
+            "echo start": f"no opening with the latest message's first {frame.no_copy_start} tokens"
+            if frame.no_copy_start
             else "off",
             "count bound": "a count ends at the last number of the message" if frame.count_bound else "off",
             "sampling defaults": f"top_k {_DEFAULT_TOP_K}, top_p {_DEFAULT_TOP_P}, seed 0",

@@ -1,6 +1,6 @@
 """Keeps the base model out of loops and from parroting: it may not repeat a run of tokens its own
-answer already holds, nor copy a long run of the person's latest message, nor count on past the
-last number the message names.
+answer already holds, nor copy a long run of the person's latest message or open with its first
+words, nor count on past the last number the message names.
 
 llama.cpp's repeat penalty also punishes tokens of the prompt and every reuse of a digit or a
 comma, so it breaks counting ("Count to 10" -> "1, 2, ..., 9."); these look only at whole runs,
@@ -61,6 +61,24 @@ class NoCopyRun:
             return scores
         if banned := self.next_tokens.get(tuple(input_ids[len(input_ids) - self.lead :].tolist())):
             scores[banned] = -np.inf
+        return scores
+
+
+class NoCopyStart:
+    """A llama-cpp-python logits processor: forbids the answer (the tokens after the first
+    ``prompt_tokens``) from opening with the first ``size`` tokens of ``source`` (the person's
+    latest message). A short statement is shorter than any run NoCopyRun could catch ("My
+    favourite food is pizza." said straight back), but an answer that opens with the message's
+    words is an echo at any length; a message of fewer than ``size`` tokens is left alone."""
+
+    def __init__(self, prompt_tokens: int, source: Sequence[int], size: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.opening = list(source[: _check_size(size)]) if len(source) >= size else []
+
+    def __call__(self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
+        lead = len(self.opening) - 1
+        if self.opening and input_ids[self.prompt_tokens :].tolist() == self.opening[:lead]:
+            scores[self.opening[lead]] = -np.inf
         return scores
 
 

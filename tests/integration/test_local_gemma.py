@@ -209,6 +209,8 @@ async def test_the_answer_copies_no_long_run_of_the_message(llm: LocalGemmaLlm) 
     runs = {tuple(said[i : i + size]) for i in range(len(said) - size + 1)}
     assert text_of(response).strip()
     assert not any(tuple(answer[i : i + size]) in runs for i in range(len(answer) - size + 1))
+    # The statement is as long as the run, so only the start guard keeps the answer off its words.
+    assert answer[: llm.frame.no_copy_start] != said[: llm.frame.no_copy_start]
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming_core.backends.gemma_prompt import BARE, DEFAULT_FRAME, PromptFrame, render_chat
-from streaming_core.backends.repetition import NoCopyRun, NoCountPastBound, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoRepeatRun
 
 TURNS = [("user", "What is the capital of France?"), ("model", "Paris."), ("user", "And of Italy?")]
 
@@ -44,6 +44,26 @@ def test_recap_lists_what_the_person_said_and_keeps_only_the_last_exchange_as_q_
         "P.\n\nEarlier in this conversation the person said:\n- My name is Ada.\n- What is the capital of France?"
         "\n\nQ: What is the capital of France?\nA: Paris.\n\nQ: And of Italy?\nA:"
     )
+
+
+def test_recap_with_answers_gives_each_message_its_answer_and_keeps_no_exchange_as_q_and_a() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True, recap_answers=True)
+    turns = [("user", "Count to 3."), ("model", "1, 2, 3."), *TURNS]
+
+    prompt = frame.render("", turns)
+
+    assert prompt == (
+        "P.\n\nEarlier in this conversation the person said:\n- Count to 3. (answered: 1, 2, 3.)"
+        "\n- What is the capital of France? (answered: Paris.)\n\nQ: And of Italy?\nA:"
+    )
+
+
+def test_recap_with_answers_keeps_an_answer_that_opens_the_window() -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True, recap_answers=True)
+
+    prompt = frame.render("", [("model", "Hello."), ("user", "Hi.")])
+
+    assert prompt == "P.\n\nEarlier in this conversation the person said:\n- (answered: Hello.)\n\nQ: Hi.\nA:"
 
 
 def test_recap_leaves_a_first_question_as_it_is() -> None:
@@ -119,6 +139,28 @@ def test_no_copy_run_forbids_every_continuation_the_message_has() -> None:
 def test_no_copy_run_needs_runs_of_at_least_two_tokens() -> None:
     with pytest.raises(ValueError, match="size"):
         NoCopyRun(prompt_tokens=0, source=[1, 2], size=1)
+
+
+def test_no_copy_start_forbids_opening_the_answer_with_the_message() -> None:
+    guard = NoCopyStart(prompt_tokens=2, source=[5, 6, 7, 8], size=3)
+    # prompt 9 9 | answer 5 6: writing 7 now would open the answer with the message's first 3 tokens
+    result = guard(np.array([9, 9, 5, 6], dtype=np.intc), scores())
+
+    assert result[7] == -np.inf
+    assert np.isfinite(np.delete(result, 7)).all()
+
+
+def test_no_copy_start_leaves_the_message_free_later_in_the_answer() -> None:
+    guard = NoCopyStart(prompt_tokens=2, source=[5, 6, 7, 8], size=3)
+
+    # "5 6 7" after an opening token is a quote, not an echo (NoCopyRun's business for long runs).
+    assert np.isfinite(guard(np.array([9, 9, 1, 5, 6], dtype=np.intc), scores())).all()
+
+
+def test_no_copy_start_leaves_messages_shorter_than_its_size_alone() -> None:
+    guard = NoCopyStart(prompt_tokens=0, source=[5, 6], size=3)
+
+    assert np.isfinite(guard(np.array([5, 6], dtype=np.intc), scores())).all()
 
 
 # Token ids 0-9 stand for the digits, 10 for the comma, 11 for the space, 12 for any other token.
