@@ -34,28 +34,28 @@ def test_frame_leaves_out_the_instruction_when_told_and_uses_its_own_markers() -
     assert frame.render("Be terse.", TURNS[:1]) == "P.\n\nUser: What is the capital of France?\nAssistant:"
 
 
-def test_recap_lists_what_the_person_said_and_keeps_only_the_last_exchange_as_q_and_a() -> None:
-    frame = PromptFrame(name="t", preamble="P.", recap=True)
-    turns = [("user", "My name is Ada."), ("model", "I am a student."), *TURNS]
-
-    prompt = frame.render("", turns)
-
-    assert prompt == (
-        "P.\n\nEarlier in this conversation the person said:\n- My name is Ada.\n- What is the capital of France?"
-        "\n\nQ: What is the capital of France?\nA: Paris.\n\nQ: And of Italy?\nA:"
-    )
-
-
-def test_recap_with_answers_gives_each_message_its_answer_and_keeps_no_exchange_as_q_and_a() -> None:
-    frame = PromptFrame(name="t", preamble="P.", recap=True, recap_answers=True)
-    turns = [("user", "Count to 3."), ("model", "1, 2, 3."), *TURNS]
-
-    prompt = frame.render("", turns)
-
-    assert prompt == (
-        "P.\n\nEarlier in this conversation the person said:\n- Count to 3. (answered: 1, 2, 3.)"
-        "\n- What is the capital of France? (answered: Paris.)\n\nQ: And of Italy?\nA:"
-    )
+@pytest.mark.parametrize(
+    ("answers", "earlier", "expected"),
+    [
+        # What the person said, and only the last exchange as Q/A.
+        (
+            False,
+            [("user", "My name is Ada."), ("model", "I am a student.")],
+            "P.\n\nEarlier in this conversation the person said:\n- My name is Ada.\n- What is the capital of "
+            "France?\n\nQ: What is the capital of France?\nA: Paris.\n\nQ: And of Italy?\nA:",
+        ),
+        # Each message with its answer, and no exchange as Q/A.
+        (
+            True,
+            [("user", "Count to 3."), ("model", "1, 2, 3.")],
+            "P.\n\nEarlier in this conversation the person said:\n- Count to 3. (answered: 1, 2, 3.)"
+            "\n- What is the capital of France? (answered: Paris.)\n\nQ: And of Italy?\nA:",
+        ),
+    ],
+)
+def test_recap_renders_earlier_turns(answers: bool, earlier: list[tuple[str, str]], expected: str) -> None:
+    frame = PromptFrame(name="t", preamble="P.", recap=True, recap_answers=answers)
+    assert frame.render("", [*earlier, *TURNS]) == expected
 
 
 def test_recap_with_answers_keeps_an_answer_that_opens_the_window() -> None:
