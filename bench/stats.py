@@ -75,16 +75,20 @@ class Spread:
         return Spread(tuple(function(sample) for sample in self.samples))
 
     @property
+    def margin(self) -> float:
+        """How far `reach` extends past min and max: range/(n−1), 0 for one sample."""
+        width = self.high - self.low
+        if self.n < 2 or not math.isfinite(width):  # an infinite sample (a rival that did nothing) stays as it is
+            return 0.0
+        return width / (self.n - 1)
+
+    @property
     def reach(self) -> tuple[float, float]:
         """How far the figure's distribution reaches, estimated from the samples: min–max widened by
         range/(n−1) on each side, the unbiased estimate of a uniform distribution's ends. A few samples
         fall short of where a rerun can land (3 span half the distribution's width on average), so a
         verdict on bare min–max flips between reruns; with many samples the widening vanishes."""
-        width = self.high - self.low
-        if self.n < 2 or not math.isfinite(width):  # an infinite sample (a rival that did nothing) stays as it is
-            return self.low, self.high
-        margin = width / (self.n - 1)
-        return self.low - margin, self.high + margin
+        return self.low - self.margin, self.high + self.margin
 
     def percentile_bounds(self, fraction: float, confidence: float = 0.95) -> tuple[float, float]:
         """Where the `fraction` percentile lies, from the samples alone: the order statistics that
@@ -179,15 +183,24 @@ RESAMPLES = 1000
 
 def agreement(spread: Spread, limit: float, direction: Direction, percentile: float | None = None) -> float:
     """The share of bootstrap resamples of `spread` (n draws with replacement, a fixed seed) that
-    `judge` gives the same verdict: how likely a rerun drawing from the same distribution is to
-    agree. Resamples never leave the measured range, so for a verdict on min–max it cannot see a
-    rerun measuring beyond it: a met or missed verdict there is less sure than it says."""
+    `judge` gives the same verdict: how likely a rerun drawing from the same distribution is to agree.
+
+    For a verdict on where the spread reaches, each drawn sample is also moved by a uniform amount
+    within ±`Spread.margin`, so resamples come from the distribution the reach describes (its support
+    is the reach) and can land beyond the measured min–max as a rerun can. Plain resamples never
+    leave the measured range, so their reach never passes the original's: a met or missed verdict
+    whose reach ended a hair from its limit was reproduced 100% of the time, never repeated, and
+    flipped on the next run. A verdict on a percentile resamples the samples themselves.
+    """
     verdict = judge(spread, limit, direction, percentile)
     draw = random.Random(0)
-    same = sum(
-        judge(Spread(tuple(draw.choices(spread.samples, k=spread.n))), limit, direction, percentile) is verdict
-        for _ in range(RESAMPLES)
-    )
+    jitter = spread.margin if percentile is None else 0.0
+
+    def resample() -> Spread:
+        drawn = draw.choices(spread.samples, k=spread.n)
+        return Spread(tuple(value + draw.uniform(-jitter, jitter) for value in drawn) if jitter else tuple(drawn))
+
+    same = sum(judge(resample(), limit, direction, percentile) is verdict for _ in range(RESAMPLES))
     return same / RESAMPLES
 
 
@@ -291,6 +304,15 @@ class Repetition:
 
     def stable(self, spreads: Iterable[Spread]) -> bool:
         return all(spread.relative_iqr() <= self.max_relative_iqr for spread in spreads)
+
+    def outcome(self, count: int, targets: Iterable[Target]) -> str:
+        """How many repetitions `repeat_until_stable` ran and why it stopped there, for the page:
+        `targets` are those it judged, after the last repetition."""
+        if all(target.steady for target in targets):
+            return str(count) if count <= self.min_repeats else f"{count} (more until every verdict was steady)"
+        if count >= self.max_repeats:
+            return f"{count} (the most allowed; a verdict still not steady)"
+        return f"{count} (a verdict not steady, but past the {self.budget_s:.0f} s budget)"
 
 
 def repeat_until_stable(

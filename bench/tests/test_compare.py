@@ -75,14 +75,14 @@ def test_a_section_record_keeps_target_text_verdict_and_measurement_apart(tmp_pa
                     "target": "overhead ≤ 5%",
                     "verdict": "inconclusive",
                     "measured": "1.04 (1.01–1.07, n=2); reaches 0.95–1.13",
-                    "agreement": 0.533,
+                    "agreement": 0.787,
                 },
                 {"target": "nothing lost", "verdict": "met", "measured": "lost 0", "agreement": None},
             ],
         }
     }
     markdown = section.to_markdown()
-    assert "— **inconclusive** (a rerun may differ: 53% of resampled runs give this verdict)" in markdown
+    assert "— **inconclusive** (a rerun may differ: 79% of resampled runs give this verdict)" in markdown
     assert "— **met**\n" in markdown  # a count is what it is
     assert "- This section took 12 s. **Busy machine**" in markdown
 
