@@ -26,12 +26,17 @@ from bench.servers import (
     store_env,
 )
 from bench.sse_clients import ADK, OURS, Protocol
-from bench.stats import Spread, Target
+from bench.stats import Repetition, Spread, Target, repeat_until_stable
 
 CHUNKS, CHUNK_DELAY = 100, 0.01  # the paced scripted model: 1 s per answer unloaded
 GEMINI_CHUNKS, GEMINI_DELAY = 12, 0.03  # the fake Gemini: what a new user tried in issue 12
 WARM_UP_STREAMS = 10
 WALL_RATIO, CHART = 1.2, "bench-api-load.png"
+# More repetitions of a level while a verdict is not steady, up to MAX_REPEATS, only while its
+# repetitions so far took under LEVEL_BUDGET_S: 100 and 200 streams cost 3–10 s a repetition here,
+# 500 streams 20–30 s, so its minimum already spends the budget. At most ~75 s more over the
+# minimum's ~465 s (the four cases' 100 and 200 levels that fit), keeping the section under 9 minutes.
+MAX_REPEATS, LEVEL_BUDGET_S = 12, 25.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +60,37 @@ CASES = [Case(model, store) for model in ("paced", "gemini") for store in ("memo
 Key = tuple[Case, str, int]  # (case, server, concurrent streams)
 
 
-async def _measure(
-    case: Case, servers: list[tuple[ServerProcess, Protocol]], levels: list[int], repeats: int
-) -> dict[Key, list[Level]]:
-    for server, protocol in servers:  # first requests build the agent and warm the imports
-        await run_level(server, protocol, WARM_UP_STREAMS, case.chunks)
+def _measure(
+    case: Case, servers: list[tuple[ServerProcess, Protocol]], levels: list[int], rule: Repetition
+) -> tuple[dict[Key, list[Level]], dict[int, str]]:
+    """Every level's runs, each level repeated as `rule` says, and how many repetitions it got and why."""
     results: dict[Key, list[Level]] = {}
-    for turn, streams in enumerate(level for _ in range(repeats) for level in levels):
+    repetitions: dict[int, str] = {}
+    with asyncio.Runner() as runner:
+        for server, protocol in servers:  # first requests build the agent and warm the imports
+            runner.run(run_level(server, protocol, WARM_UP_STREAMS, case.chunks))
+        for streams in levels:
+            runs, repetitions[streams] = _measure_level(runner, case, servers, streams, rule)
+            results |= {(case, name, streams): level_runs for name, level_runs in runs.items()}
+    return results, repetitions
+
+
+def _measure_level(
+    runner: asyncio.Runner, case: Case, servers: list[tuple[ServerProcess, Protocol]], streams: int, rule: Repetition
+) -> tuple[dict[str, list[Level]], str]:
+    """One level's runs per server, repeated while a verdict is not steady, and `rule.outcome`."""
+    runs: dict[str, list[Level]] = {protocol.name: [] for _, protocol in servers}
+
+    def repeat(turn: int) -> None:
         # Who goes first alternates, so a drift in the machine's load hits both servers alike.
         for server, protocol in servers if turn % 2 == 0 else servers[::-1]:
-            level = await run_level(server, protocol, streams, case.chunks)
-            results.setdefault((case, protocol.name, streams), []).append(level)
-    return results
+            runs[protocol.name].append(runner.run(run_level(server, protocol, streams, case.chunks)))
+
+    def targets() -> list[Target]:
+        return _targets(case, streams, runs[OURS.name], runs[ADK.name])
+
+    count = repeat_until_stable(repeat, tuple, rule, targets)
+    return runs, rule.outcome(count, targets())
 
 
 @contextmanager
@@ -79,21 +103,24 @@ def _model_env(case: Case) -> Iterator[dict[str, str]]:
         yield env | gemini
 
 
-def _measure_case(case: Case, levels: list[int], repeats: int) -> dict[Key, list[Level]]:
+def _measure_case(case: Case, levels: list[int], rule: Repetition) -> tuple[dict[Key, list[Level]], dict[int, str]]:
     with _model_env(case) as env, tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         ours_db, adk_db = (Path(tmp) / "ours.db", Path(tmp) / "adk.db") if case.store == "sqlite" else (None, None)
         adk_sessions = "memory://" if adk_db is None else f"sqlite:///{adk_db}"
         with our_server(env | store_env(ours_db)) as ours, adk_server(env, adk_sessions) as adk:
-            return asyncio.run(_measure(case, [(ours, OURS), (adk, ADK)], levels, repeats))
+            return _measure(case, [(ours, OURS), (adk, ADK)], levels, rule)
 
 
 def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -> Section:
     levels = sorted({int(part) for part in levels_spec.split(",") if part.strip()})
     repeats = repeats or int(os.environ.get("BENCH_LOAD_REPEATS", "3"))
+    rule = Repetition(repeats, max(repeats, MAX_REPEATS), budget_s=LEVEL_BUDGET_S)
     raise_fd_limit(max(levels) + 256)  # a socket per stream, here and in each server
     results: dict[Key, list[Level]] = {}
+    repetitions: dict[Case, dict[int, str]] = {}
     for case in CASES:
-        results |= _measure_case(case, levels, repeats)
+        case_results, repetitions[case] = _measure_case(case, levels, rule)
+        results |= case_results
     charted = CASES[0]  # the paced model in memory: the chart the page had before the other cases
     plot_load([results[(charted, p.name, n)][0] for n in levels for p in (OURS, ADK)], docs / CHART)
     section = Section(
@@ -107,10 +134,13 @@ def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -
             "stores: in memory, and SQLite (ours: `SESSION_DB`, our SQLite service; ADK's: `--session_service_uri "
             "sqlite:///…`, its SqliteSessionService). Our API (`create_app`, admission limits raised) and ADK's "
             "`adk api_server` (`/run_sse` with `--auto_create_session`) serve the same agent, each one uvicorn "
-            f"process (h11, asyncio loop) that psutil reads CPU time and peak RSS from. Each level runs {repeats} "
-            "times, alternating which server goes first; figures are medians over the repetitions, `wall` the "
-            "spread. The load generator is one asyncio httpx + httpx-sse client in the benchmark process that "
-            "decodes every event; client, fake Gemini and server share the machine's 2 cores."
+            f"process (h11, asyncio loop) that psutil reads CPU time and peak RSS from. Each level runs at least "
+            f"{rule.min_repeats} times (BENCH_LOAD_REPEATS), alternating which server goes first, and again, up to "
+            f"{rule.max_repeats} times, while one of its speed or TTFC verdicts is not steady and its repetitions so "
+            f"far took under {rule.budget_s:.0f} s: by that cost 500 streams (20–30 s a repetition) get no more than "
+            f"the {rule.min_repeats}; the notes say what each level got. Figures are medians over the repetitions, "
+            "`wall` the spread with n. The load generator is one asyncio httpx + httpx-sse client in the benchmark "
+            "process that decodes every event; client, fake Gemini and server share the machine's 2 cores."
         ),
         header=["case", "streams", "server", "completed", "lost", "TTFC p50", "TTFC p99", "wall",
                 "CPU/chunk", "events/answer", "server RSS"],
@@ -122,6 +152,14 @@ def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -
                 section.rows.append(_row(case, results[(case, protocol.name, streams)]))
             section.targets += _targets(case, streams, results[(case, OURS.name, streams)],
                                         results[(case, ADK.name, streams)])  # fmt: skip
+    section.notes.append(
+        "Repetitions per level: "
+        + "; ".join(
+            f"{case.label}: " + ", ".join(f"{streams} streams {got}" for streams, got in repetitions[case].items())
+            for case in CASES
+        )
+        + "."
+    )
     section.notes += NOTES
     return section
 
