@@ -17,3 +17,5 @@ def test_a_tiny_scale_out_serves_every_configuration_and_judges_every_target() -
     assert stores[PACED_2.label] != "–" and stores[GEMINI_CONFIGS[0].label] == "–"  # Redis + PostgreSQL CPU read
     assert [target.met for target in section.targets[:3]] == [True] * 3  # nothing lost: 2, 3 and paced
     assert len(section.targets) == 5
+    # One sample has no spread to resample: its verdicts are steady, so no group repeats.
+    assert "Repetitions: 2 conversations 1; 3 conversations 1; the paced scripted load 1." in section.notes
