@@ -136,11 +136,12 @@ def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -
             "`adk api_server` (`/run_sse` with `--auto_create_session`) serve the same agent, each one uvicorn "
             f"process (h11, asyncio loop) that psutil reads CPU time and peak RSS from. Each level runs at least "
             f"{rule.min_repeats} times (BENCH_LOAD_REPEATS), alternating which server goes first, and again, up to "
-            f"{rule.max_repeats} times, while one of its speed or TTFC verdicts is not steady and its repetitions so "
-            f"far took under {rule.budget_s:.0f} s: by that cost 500 streams (20–30 s a repetition) get no more than "
-            f"the {rule.min_repeats}; the notes say what each level got. Figures are medians over the repetitions, "
-            "`wall` the spread with n. The load generator is one asyncio httpx + httpx-sse client in the benchmark "
-            "process that decodes every event; client, fake Gemini and server share the machine's 2 cores."
+            f"{rule.max_repeats} times, while one of its speed or TTFC verdicts is not steady (would be marked 'a "
+            f"rerun may differ') and its repetitions so far took under {rule.budget_s:.0f} s: by that cost 500 "
+            f"streams (20–30 s a repetition) get no more than the {rule.min_repeats}; the notes say what each level "
+            "got. Figures are medians over the repetitions, `wall` the spread with n. The load generator is one "
+            "asyncio httpx + httpx-sse client in the benchmark process that decodes every event; client, fake "
+            "Gemini and server share the machine's 2 cores."
         ),
         header=["case", "streams", "server", "completed", "lost", "TTFC p50", "TTFC p99", "wall",
                 "CPU/chunk", "events/answer", "server RSS"],

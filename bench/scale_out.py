@@ -270,8 +270,9 @@ def _section(levels: list[int], repeats: int, results: Results, repetitions: dic
             f"turn, who goes first rotating; at least {repeats} repetitions (BENCH_SCALE_REPEATS)"
             + (f", once at {', '.join(map(str, once))} conversations (the longest runs, to keep the section "
                "under ~9 minutes: those rows have no spread)" if once else "")
-            + f", and more, up to {MAX_REPEATS}, while a verdict judged on a spread is not steady and the "
-            f"level's repetitions so far took under {GROUP_BUDGET_S:.0f} s; n per row, and the notes say why. "
+            + f", and more, up to {MAX_REPEATS}, while a verdict judged on a spread is not steady (would be "
+            f"marked 'a rerun may differ') and the level's repetitions so far took under {GROUP_BUDGET_S:.0f} s; "
+            "n per row, and the notes say why. "
             "Last rows: the paced scripted model in the workers' process "
             f"({_paced(results)[0][0].level.streams} conversations, {PACED_CHUNKS} chunks "
             f"{PACED_DELAY * 1000:.0f} ms apart, coalescing "
