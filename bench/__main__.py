@@ -4,9 +4,10 @@ target's verdict to docs/bench-verdicts.json (`python -m bench.compare` compares
 `make bench SECTIONS="layers local" REPEATS=40` runs those sections with at least 40 interleaved
 repetitions (BENCH_REPEATS) in the sections that repeat until stable, and never fewer than each
 section's own minimum, chosen so that a verdict on a median rests on enough repetitions to
-survive a rerun: layers 25, local model 15; scale-out runs BENCH_SCALE_REPEATS (3); memory repeats a third as often (at
-least 3), as neighbours do not move its figures. Sizes come from environment variables
-(BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS, BENCH_WS_SIZES_KB, BENCH_WS_REPEATS,
+survive a rerun: layers 25, local model 15; api_load (BENCH_LOAD_REPEATS) and scale-out
+(BENCH_SCALE_REPEATS) run at least 3 and repeat a level while one of its verdicts is not steady;
+memory repeats a third as often (at least 3), as neighbours do not move its figures. Sizes come
+from environment variables (BENCH_CHUNKS, BENCH_MEMORY_CHUNKS, BENCH_LOAD_LEVELS, BENCH_WS_SIZES_KB, BENCH_WS_REPEATS,
 BENCH_BROWSER_SAMPLES, BENCH_STOP_SAMPLES, BENCH_SCALE_LEVELS) so a quick run fits a busy machine; the page says what
 each section took. Naming sections reruns only those: the page keeps the others' last results.
 Each section records the machine's load around it and is marked busy when other processes took a
@@ -125,7 +126,8 @@ def main(argv: list[str]) -> int:
         "a few samples fall short of where a rerun lands (3 span half the width on average) and a verdict on "
         "bare min–max flipped between reruns. "
         f"A verdict marked 'a rerun may differ' is one that fewer than {STEADY_AGREEMENT:.0%} of {RESAMPLES:,} "
-        "bootstrap resamples of its own samples reproduce; quote only the others. "
+        "bootstrap resamples of its own samples reproduce (for a verdict on reach, each resampled value moved "
+        "at random within ±range/(n−1), so the resamples land as far as the reach does); quote only the others. "
         f"The verdicts are also in `{VERDICTS.name}` (`python -m bench.compare OLD NEW` lists what changed "
         f"between two runs; `make bench-twice` runs twice and compares). {_duration(durations)}",
         *_busy_warning(sections.values()),
