@@ -57,11 +57,13 @@ def _commands(redis: Redis) -> dict[str, tuple[int, int]]:
     return {name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"])) for name, v in info.items()}
 
 
-def measure(workers: int, streams: int, rounds: int) -> None:
+def measure(workers: int, streams: int, rounds: int, baseline: bool) -> None:
     with RedisServer() as redis_server, PostgresServer(settings=STATEMENTS) as postgres:
         sessions = create_database(postgres, DATABASE)
         env = reply_env(PACED_CHUNKS, CHUNK_CHARS, PACED_DELAY) | {"BENCH_BACKEND": "scripted", "BENCH_COALESCE": "0"}
         stores = {"SESSION_SERVICE_URI": sessions, "RUN_STORE_URL": redis_server.url}
+        if baseline:
+            stores = {"SESSION_SERVICE_URI": "memory://", "RUN_STORE_URL": "memory://"}
         with Workers(env | stores, workers) as served:
             servers = served, ListeningServer(redis_server.port), ListeningServer(postgres.port)
             asyncio.run(_load(served, Redis.from_url(redis_server.url), postgres.port, servers, streams, rounds))
@@ -102,8 +104,9 @@ def main() -> None:
     parser.add_argument("workers", type=int, nargs="?", default=1)
     parser.add_argument("--streams", type=int, default=PACED_STREAMS)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", action="store_true", help="memory:// for both: the workers' CPU without stores")
     arguments = parser.parse_args()
-    measure(arguments.workers, arguments.streams, arguments.rounds)
+    measure(arguments.workers, arguments.streams, arguments.rounds, arguments.baseline)
 
 
 if __name__ == "__main__":
