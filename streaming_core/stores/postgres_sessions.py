@@ -49,8 +49,11 @@ SessionKey = tuple[str, str, str]  # (app_name, user_id, session_id), as ADK key
 # workers. A burst of hundreds of turns per worker queues for them in PostgresSessionService's
 # semaphore, in order and without a time limit, not in SQLAlchemy's pool, whose pool_timeout failed
 # the turns queued longest (500 concurrent turns on one worker lost 198 at 10 s, issue 11).
-# pool_timeout is then only a backstop.
-POOL_SIZE, MAX_OVERFLOW = 10, 20
+# pool_timeout is then only a backstop. All of them pooled, none overflow: SQLAlchemy closes an
+# overflow connection when it is returned, and the next burst opens it again, a PostgreSQL backend
+# forked and a connection set up each time; at 10 + 20 overflow, 100 paced turns opened 0.7
+# connections per turn, which cost PostgreSQL 10 times the CPU of the turn's statements (issue 11).
+POOL_SIZE, MAX_OVERFLOW = 30, 0
 # No pool_pre_ping (ADK's default), whose SELECT 1 is one more round trip on every trip: a pooled
 # connection a PostgreSQL restart killed fails its first statement as a disconnect, which makes
 # SQLAlchemy drop every connection of the pool made before it, and the trip is tried once more on a

@@ -105,12 +105,16 @@ class PostgresServer:
     """A throw-away PostgreSQL cluster (initdb) on a free port with one database, `lab`.
 
     `url` is SQLAlchemy's asyncpg form, as ADK's DatabaseSessionService takes it.
+    `settings` adds server settings (`{"shared_preload_libraries": "pg_stat_statements"}`).
     """
 
     database = "lab"
 
-    def __init__(self, port: int | None = None, data_parent: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, data_parent: Path | None = None, settings: dict[str, str] | None = None
+    ) -> None:
         self.port = port or free_port()
+        self.settings = settings or {}  # more `-c name=value` server settings
         self.url = f"postgresql+asyncpg://{POSTGRES_USER}@127.0.0.1:{self.port}/{self.database}"
         self._data_parent = data_parent
         self._directory: tempfile.TemporaryDirectory[str] | None = None
@@ -147,7 +151,8 @@ class PostgresServer:
         self._process = subprocess.Popen(
             [postgres, "-D", str(self._data), "-p", str(self.port), "-h", "127.0.0.1", "-k", str(self._data),
              "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", "max_connections=200"],
+             "-c", "max_connections=200",
+             *(part for name, value in self.settings.items() for part in ("-c", f"{name}={value}"))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self._as_postgres(),
         )  # fmt: skip
         _wait_for_port(self.port, self._process, 30, "postgres")
