@@ -44,9 +44,11 @@ _FAQ_PREAMBLE = (
     "a complete sentence that names the thing asked about. A request to count gets every number up to the last "
     "one, separated by commas. A request to explain gets a full paragraph."
 )
+# The sixth default: the default before the answer's opening word was kept off the message's words.
+_SIXTH = replace(FEW_SHOT, no_opening_word=False)
 # The first default of issue 16: three examples, the whole conversation as a Q/A transcript.
 _FIRST = replace(
-    FEW_SHOT,
+    _SIXTH,
     examples=_FACT + _LETTERS + _EXPLAIN,
     recap=False,
     recap_answers=False,
@@ -55,13 +57,13 @@ _FIRST = replace(
     no_copy_start=0,
 )
 # The second default: recap and the letters-from-the-start example, before the echo guard.
-_BOTH = replace(FEW_SHOT, no_copy_run=0, count_bound=False, no_copy_start=0, recap_answers=False)
+_BOTH = replace(_SIXTH, no_copy_run=0, count_bound=False, no_copy_start=0, recap_answers=False)
 # The third default: the second with the echo guard, before counts ended at the message's bound.
-_THIRD = replace(FEW_SHOT, count_bound=False, no_copy_start=0, recap_answers=False)
+_THIRD = replace(_SIXTH, count_bound=False, no_copy_start=0, recap_answers=False)
 # The fourth default: the third with the count bound, before the start guard.
-_FOURTH = replace(FEW_SHOT, no_copy_start=0, recap_answers=False)
+_FOURTH = replace(_SIXTH, no_copy_start=0, recap_answers=False)
 # The fifth default: the fourth with the start guard, before the recap carried the answers.
-_FIFTH = replace(FEW_SHOT, recap_answers=False)
+_FIFTH = replace(_SIXTH, recap_answers=False)
 _FEW_REST = _FOURTH.examples[2:]  # the default's examples after its fact
 _TERSE_FACT: tuple[Turn, ...] = (_BRAZIL[0], ("model", "Portuguese."))
 _CONTINUE = ". Asked to continue, it goes on from where it stopped."
@@ -142,7 +144,8 @@ VARIANTS: dict[str, PromptFrame] = {
     "default, repeat guard on 5-token runs": replace(_FOURTH, no_repeat_run=5),
     "fourth default + no opening with the message's first 3 tokens": replace(_FOURTH, no_copy_start=3),
     "fourth default + no opening with the message's first 4 tokens (fifth default)": _FIFTH,
-    "fifth default + each recapped message with its answer, no Q/A exchange (default)": FEW_SHOT,
+    "fifth default + each recapped message with its answer, no Q/A exchange (sixth default)": _SIXTH,
+    "sixth default + no opening with a word of the message (default)": FEW_SHOT,
 }
 
 

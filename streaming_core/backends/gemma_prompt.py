@@ -28,6 +28,8 @@ class PromptFrame:
     no_copy_run: int = 0
     # The answer may not open with this many tokens of the person's latest message (repetition.NoCopyStart); 0 is off.
     no_copy_start: int = 0
+    # Nor open with any word of it (repetition.NoOpeningWord): "Spain is the capital of Spain.", "Italy.".
+    no_opening_word: bool = False
     # A count that reached the last number of the person's message ends there (repetition.NoCountPastBound).
     count_bound: bool = False
     with_instruction: bool = True  # the agent's instruction after the preamble
@@ -116,6 +118,9 @@ FEW_SHOT = PromptFrame(
     # Nor open with the message's first 4 tokens: a short statement ("My favourite food is pizza.")
     # is too short for that run and was said straight back (3 did as 4 in docs/evals.md).
     no_copy_start=4,
+    # Nor with any word of it: "And of Italy?" got "Italy." and now "The capital of Italy is Rome."
+    # (33/42 -> 34/42, held out unchanged, in docs/evals.md).
+    no_opening_word=True,
     count_bound=True,
     recap=True,
     recap_answers=True,

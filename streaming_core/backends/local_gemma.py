@@ -31,7 +31,7 @@ from streaming_core.backends.gemma_prompt import (
     instruction_text,
     render_chat,
 )
-from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoOpeningWord, NoRepeatRun
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -176,16 +176,18 @@ def plan_completion(
     if loaded.chat:
         return Completion(prompt, sampling | {"stop": sampling["stop"] + _TURN_MARKERS})
     options = {"stop": sampling["stop"] + _TURN_MARKERS + list(frame.stops), "repeat_penalty": frame.repeat_penalty}
-    guards: list[NoRepeatRun | NoCopyRun | NoCopyStart | NoCountPastBound] = []
+    guards: list[NoRepeatRun | NoCopyRun | NoCopyStart | NoOpeningWord | NoCountPastBound] = []
     if frame.no_repeat_run:
         guards.append(NoRepeatRun(len(prompt), frame.no_repeat_run))
-    if (frame.no_copy_run or frame.no_copy_start) and turns and turns[-1][0] == "user":
+    if (frame.no_copy_run or frame.no_copy_start or frame.no_opening_word) and turns and turns[-1][0] == "user":
         # As the message stands in the prompt, after the question marker and a space.
         message = loaded.llama.tokenize(f" {turns[-1][1]}".encode(), add_bos=False)
         if frame.no_copy_run:
             guards.append(NoCopyRun(len(prompt), message, frame.no_copy_run))
         if frame.no_copy_start:
             guards.append(NoCopyStart(len(prompt), message, frame.no_copy_start))
+        if frame.no_opening_word:
+            guards.append(NoOpeningWord(len(prompt), _word_tokens(loaded.llama, message)))
     if frame.count_bound and turns and turns[-1][0] == "user" and (numbers := re.findall(r"\d+", turns[-1][1])):
         guards.append(NoCountPastBound(len(prompt), int(numbers[-1]), _count_symbols(loaded.llama)))
     if guards:
@@ -201,6 +203,13 @@ def _describe_history(frame: PromptFrame) -> str:
     if frame.recap_answers:
         return "earlier messages recapped with their answers, no Q/A exchange"
     return "earlier messages recapped, the last exchange as Q/A"
+
+
+def _word_tokens(llama: Llama, tokens: Sequence[int]) -> list[int]:
+    """The tokens that start a word of three letters or more (" Spain", " capital"); digits,
+    punctuation, short words and pieces inside a word are left out."""
+    pieces = ((token, llama.detokenize([token]).decode(errors="ignore")) for token in tokens)
+    return [token for token, piece in pieces if piece[:1] == " " and piece[1:].isalpha() and len(piece) > 3]
 
 
 def _count_symbols(llama: Llama) -> dict[int, str]:
@@ -346,6 +355,7 @@ class LocalGemmaLlm(BaseLlm):
             "echo start": f"no opening with the latest message's first {frame.no_copy_start} tokens"
             if frame.no_copy_start
             else "off",
+            "opening word": "no opening with a word of the latest message" if frame.no_opening_word else "off",
             "count bound": "a count ends at the last number of the message" if frame.count_bound else "off",
             "sampling defaults": f"top_k {_DEFAULT_TOP_K}, top_p {_DEFAULT_TOP_P}, seed 0",
         }

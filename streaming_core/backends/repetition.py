@@ -1,6 +1,6 @@
 """Keeps the base model out of loops and from parroting: it may not repeat a run of tokens its own
 answer already holds, nor copy a long run of the person's latest message or open with its first
-words, nor count on past the last number the message names.
+words or with any word of it, nor count on past the last number the message names.
 
 llama.cpp's repeat penalty also punishes tokens of the prompt and every reuse of a digit or a
 comma, so it breaks counting ("Count to 10" -> "1, 2, ..., 9."); these look only at whole runs,
@@ -79,6 +79,24 @@ class NoCopyStart:
         lead = len(self.opening) - 1
         if self.opening and input_ids[self.prompt_tokens :].tolist() == self.opening[:lead]:
             scores[self.opening[lead]] = -np.inf
+        return scores
+
+
+class NoOpeningWord:
+    """A llama-cpp-python logits processor: forbids the answer's first token (the one after the
+    first ``prompt_tokens``) from being any of ``words``, the tokens that start a word of the
+    person's latest message. Opening with the question's own noun is where the base model's echo
+    starts ("What is the capital of Spain?" -> "Spain is the capital of Spain.", "And of Italy?"
+    -> "Italy."); an answer that names the thing asked about later ("The capital of Italy is
+    Rome.") stays free."""
+
+    def __init__(self, prompt_tokens: int, words: Sequence[int]) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.words = sorted(set(words))
+
+    def __call__(self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
+        if self.words and len(input_ids) == self.prompt_tokens:
+            scores[self.words] = -np.inf
         return scores
 
 

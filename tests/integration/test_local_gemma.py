@@ -26,6 +26,7 @@ from streaming_core.backends.local_gemma import (
     THREAD_NAME_PREFIX,
     LocalGemmaLlm,
     _load_model,
+    _word_tokens,
     create_local_gemma,
 )
 from streaming_core.events import Queued, StreamEvent, TextDelta
@@ -219,6 +220,27 @@ async def test_a_count_ends_at_the_last_number_of_the_message(llm: LocalGemmaLlm
     (response,) = [r async for r in llm.generate_content_async(make_request("Count to 4"))]
 
     assert [int(n) for n in re.findall(r"\d+", text_of(response))] == [1, 2, 3, 4]
+
+
+def test_the_words_of_a_message_are_its_tokens_that_start_a_word_of_three_letters(llm: LocalGemmaLlm) -> None:
+    llama = _load_model(llm.model_path, llm.n_threads).llama
+    message = llama.tokenize(b" How many legs does a spider have? 8 of them", add_bos=False)
+
+    words = [llama.detokenize([token]).decode() for token in _word_tokens(llama, message)]
+
+    assert words == [" How", " many", " legs", " does", " spider", " have", " them"]
+
+
+@pytest.mark.asyncio
+async def test_the_answer_does_not_open_with_a_word_of_the_message(llm: LocalGemmaLlm) -> None:
+    # Without the guard the base model answered "And of Italy?" with "Italy." (docs/evals.md).
+    message = "What is the capital of Portugal?"
+    llama = _load_model(llm.model_path, llm.n_threads).llama
+
+    (response,) = [r async for r in llm.generate_content_async(make_request(message))]
+
+    said = _word_tokens(llama, llama.tokenize(f" {message}".encode(), add_bos=False))
+    assert llama.tokenize(f" {text_of(response)}".encode(), add_bos=False)[0] not in said
 
 
 @pytest.mark.asyncio

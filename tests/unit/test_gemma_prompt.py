@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming_core.backends.gemma_prompt import BARE, DEFAULT_FRAME, PromptFrame, render_chat
-from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoRepeatRun
+from streaming_core.backends.repetition import NoCopyRun, NoCopyStart, NoCountPastBound, NoOpeningWord, NoRepeatRun
 
 TURNS = [("user", "What is the capital of France?"), ("model", "Paris."), ("user", "And of Italy?")]
 
@@ -161,6 +161,22 @@ def test_no_copy_start_leaves_messages_shorter_than_its_size_alone() -> None:
     guard = NoCopyStart(prompt_tokens=0, source=[5, 6], size=3)
 
     assert np.isfinite(guard(np.array([5, 6], dtype=np.intc), scores())).all()
+
+
+def test_no_opening_word_forbids_the_messages_words_as_the_first_token() -> None:
+    guard = NoOpeningWord(prompt_tokens=2, words=[5, 7, 5])
+
+    result = guard(np.array([9, 9], dtype=np.intc), scores())
+
+    assert result[5] == result[7] == -np.inf
+    assert np.isfinite(np.delete(result, [5, 7])).all()
+
+
+def test_no_opening_word_leaves_the_words_free_after_the_first_token() -> None:
+    guard = NoOpeningWord(prompt_tokens=2, words=[5, 7])
+
+    # "The capital of Italy is Rome.": the thing asked about, named after the opening.
+    assert np.isfinite(guard(np.array([9, 9, 1], dtype=np.intc), scores())).all()
 
 
 # Token ids 0-9 stand for the digits, 10 for the comma, 11 for the space, 12 for any other token.
