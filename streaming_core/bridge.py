@@ -81,11 +81,11 @@ class _SyncStream(Generic[T]):
     come fast.
 
     Each hand-over to a waiting consumer wakes its thread, which then takes the GIL from the busy
-    loop thread and gives it back: on the scripted model's bursts that cost more CPU than the
-    items themselves (issue 12). An item is handed over at once when the last hand-over is
-    `_HANDOVER_INTERVAL_S` old, so the first one and each after a pause come as they are made;
-    one that follows sooner goes with every item made meanwhile when that interval is up (a loop
-    timer). Every item is still yielded on its own, in order.
+    loop thread and gives it back: on the scripted model's bursts, about 2 µs of CPU per item
+    between the two threads when items went one by one (issue 12). An item is handed over at
+    once when the last hand-over is `_HANDOVER_INTERVAL_S` old, so the first one and each after a
+    pause come as they are made; one that follows sooner goes with every item made meanwhile when
+    that interval is up (a loop timer). Every item is still yielded on its own, in order.
     """
 
     def __init__(
