@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 HEARTBEAT = Heartbeat()
 _CLEANUP_WAIT_S = 5.0
+# Items follow one another to the consumer no more often than a 60 Hz screen shows frames.
+_HANDOVER_INTERVAL_S = 1 / 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,17 @@ class BackgroundLoop:
 
 
 class _SyncStream(Generic[T]):
+    """Hands a stream's items from the loop thread to the consumer thread, in batches while they
+    come fast.
+
+    Each hand-over to a waiting consumer wakes its thread, which then takes the GIL from the busy
+    loop thread and gives it back: on the scripted model's bursts, about 2 µs of CPU per item
+    between the two threads when items went one by one (issue 12). An item is handed over at
+    once when the last hand-over is `_HANDOVER_INTERVAL_S` old, so the first one and each after a
+    pause come as they are made; one that follows sooner goes with every item made meanwhile when
+    that interval is up (a loop timer). Every item is still yielded on its own, in order.
+    """
+
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
@@ -84,25 +97,29 @@ class _SyncStream(Generic[T]):
         self._loop = loop
         self._make_stream = make_stream
         self._heartbeat = heartbeat
-        self._items: queue.SimpleQueue[T | _Failure | _End] = queue.SimpleQueue()
+        self._items: queue.SimpleQueue[list[T] | _Failure | _End] = queue.SimpleQueue()
         self._finished = threading.Event()
+        # Touched on the loop thread only:
         self._task: asyncio.Task[None] | None = None
-        self._closed = False  # touched on the loop thread only
+        self._closed = False
+        self._batch: list[T] = []  # made, not handed over yet
+        self._handover: asyncio.TimerHandle | None = None  # when `_batch` goes
+        self._quiet_until = 0.0  # loop time before which an item waits for the next hand-over
 
     def drain(self) -> Generator[T | Heartbeat, None, None]:
         asyncio.run_coroutine_threadsafe(self._pump(), self._loop)
         try:
             while True:
                 try:
-                    item = self._items.get(timeout=self._heartbeat)
+                    batch = self._items.get(timeout=self._heartbeat)
                 except queue.Empty:
                     yield HEARTBEAT
                     continue
-                if isinstance(item, _End):
+                if isinstance(batch, _End):
                     return
-                if isinstance(item, _Failure):
-                    raise item.error
-                yield item
+                if isinstance(batch, _Failure):
+                    raise batch.error
+                yield from batch
         finally:
             self._loop.call_soon_threadsafe(self._cancel)
             # Block until the async side has run its cleanup (aclose, session writes),
@@ -115,6 +132,15 @@ class _SyncStream(Generic[T]):
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
+    def _hand_over(self) -> None:
+        if self._handover is not None:
+            self._handover.cancel()
+            self._handover = None
+        if self._batch:
+            self._items.put(self._batch)
+            self._batch = []
+            self._quiet_until = self._loop.time() + _HANDOVER_INTERVAL_S
+
     async def _pump(self) -> None:
         if self._closed:  # closed before the task got to run
             self._finished.set()
@@ -124,11 +150,20 @@ class _SyncStream(Generic[T]):
         try:
             stream = self._make_stream()
             async for item in stream:
-                self._items.put(item)
+                self._batch.append(item)
+                if self._handover is None:
+                    if self._loop.time() >= self._quiet_until:
+                        self._hand_over()
+                    else:
+                        self._handover = self._loop.call_at(self._quiet_until, self._hand_over)
+            self._hand_over()
             self._items.put(_END)
         except Exception as error:  # handed to the consumer thread, which re-raises it
+            self._hand_over()
             self._items.put(_Failure(error))
         finally:
+            if self._handover is not None:
+                self._handover.cancel()
             try:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:

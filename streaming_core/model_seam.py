@@ -46,8 +46,8 @@ class ModelSeam(BaseLlm):
                 if scope is not None:
                     keep_what_telemetry_reads(scope.llm_responses)
                 yield response
-                if pacer is not None and response.partial:
-                    await pacer.produced_one()
+                if pacer is not None and response.partial and pacer.produced_one():
+                    await pacer.room()
 
 
 class Outlet(Protocol):
@@ -106,12 +106,19 @@ class TurnPacer:
         if self.outlet is not None:
             await self.outlet.sent()
 
-    async def produced_one(self) -> None:
+    def produced_one(self) -> bool:
+        """Counts a partial response the model made; True when it is `window` ahead and must wait
+        for `room` (a check per chunk, not a coroutine)."""
         self.ahead += 1
+        return self.ahead >= self.window
+
+    async def room(self) -> None:
+        """Waits while the model is `window` ahead: until the reader has taken half of it (or the count drifted)."""
         while self.ahead >= self.window:
             self._moved.clear()
             try:
-                await asyncio.wait_for(self._moved.wait(), self.recheck_s)
+                async with asyncio.timeout(self.recheck_s):  # a timer, not wait_for's task per wait
+                    await self._moved.wait()
             except TimeoutError:
                 if self.reader_waiting:
                     self.ahead = 0

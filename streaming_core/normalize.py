@@ -71,6 +71,14 @@ class EventNormalizer:
             return []
         if event.partial:
             # Function calls in partial events are previews; ADK runs (and we report) the final ones.
+            parts = event.content.parts if event.content else None
+            if parts and len(parts) == 1:  # the usual partial, once per chunk: no list but the result
+                text = _text(parts[0])
+                if not text:
+                    return []
+                self._streamed.append(text)
+                self._answer.append(text)
+                return [TextDelta(text)]
             texts = _texts(event)
             self._streamed += texts
             self._answer += texts
@@ -137,7 +145,12 @@ def _parts(event: Event) -> list[types.Part]:
 
 def _texts(event: Event) -> list[str]:
     parts = event.content.parts if event.content else None
-    return [part.text for part in parts or () if part.text and not part.thought]
+    return [text for part in parts or () if (text := _text(part))]
+
+
+def _text(part: types.Part) -> str | None:
+    """The answer text a part carries: none for a thought."""
+    return None if part.thought else part.text
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

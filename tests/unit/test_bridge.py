@@ -31,6 +31,23 @@ def test_iterate_preserves_order(background: BackgroundLoop) -> None:
     assert items == list(range(500))
 
 
+def test_items_held_for_the_next_hand_over_arrive_while_the_stream_waits(background: BackgroundLoop) -> None:
+    """The second of two quick items waits for the hand-over timer, not for a third item."""
+    second_seen = threading.Event()
+
+    async def two_then_wait() -> AsyncIterator[int]:
+        yield 1
+        yield 2  # made right after the first: handed over with whatever follows in the interval
+        await asyncio.to_thread(second_seen.wait)
+        yield 3
+
+    stream = background.iterate(two_then_wait, heartbeat=None)
+    first, second = next(stream), next(stream)
+    second_seen.set()
+
+    assert [first, second, *stream] == [1, 2, 3]
+
+
 def test_iterate_reraises_the_async_exception_in_the_consumer(background: BackgroundLoop) -> None:
     async def failing() -> AsyncIterator[int]:
         yield 1
