@@ -153,7 +153,10 @@ async def _sample_rss(server: Served, level: Level) -> None:
 async def run_level(server: Served, protocol: Protocol, streams: int, chunks: int) -> Level:
     """`streams` new conversations at once, each one request read to its end, over one connection each."""
     level = Level(protocol.name, streams, chunks)
-    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
+    # No keep-alive: each stream's connection closes with its answer. Idle connections left in the
+    # pool cost httpcore a scan of the whole pool per idle one on every request's end, O(streams²):
+    # at 500 streams that was most of this client's CPU, taken from the servers' two cores.
+    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=300) as client:
         sampler = asyncio.create_task(_sample_rss(server, level))
         cpu, client_cpu, start = server.cpu_seconds(), time.process_time(), time.perf_counter()
