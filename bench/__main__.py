@@ -125,9 +125,11 @@ def main(argv: list[str]) -> int:
         "widened by range/(n−1) on each side, the unbiased estimate of a uniform distribution's ends, because "
         "a few samples fall short of where a rerun lands (3 span half the width on average) and a verdict on "
         "bare min–max flipped between reruns. "
-        f"A verdict marked 'a rerun may differ' is one that fewer than {STEADY_AGREEMENT:.0%} of {RESAMPLES:,} "
-        "bootstrap resamples of its own samples reproduce (for a verdict on reach, each resampled value moved "
-        "at random within ±range/(n−1), so the resamples land as far as the reach does); quote only the others. "
+        f"A met or missed verdict counts only when at least {STEADY_AGREEMENT:.0%} of {RESAMPLES:,} bootstrap "
+        "resamples of its own samples reproduce it (for a verdict on reach, each resampled value moved at random "
+        "within ±range/(n−1), so the resamples land as far as the reach does); otherwise it is **inconclusive**, "
+        "and the page says what the samples alone gave, since such verdicts flipped between two runs. An "
+        "inconclusive verdict that fewer resamples reproduce is marked 'a rerun may differ'; quote only the others. "
         f"The verdicts are also in `{VERDICTS.name}` (`python -m bench.compare OLD NEW` lists what changed "
         f"between two runs; `make bench-twice` runs twice and compares). {_duration(durations)}",
         *_busy_warning(sections.values()),

@@ -71,7 +71,11 @@ def differences(old: Verdicts, new: Verdicts) -> list[str]:
 
 def _foreseen(target: TargetRecord) -> str:
     agreement = target.get("agreement")
-    return "" if agreement is None else f"; {agreement:.0%} of the first run's resamples gave its verdict"
+    if agreement is None:
+        return ""
+    if "unconfirmed" in target:
+        return f"; its samples alone said {target['unconfirmed']}, which {agreement:.0%} of its resamples gave"
+    return f"; {agreement:.0%} of the first run's resamples gave its verdict"
 
 
 def main(argv: list[str]) -> int:

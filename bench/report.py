@@ -7,7 +7,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from bench.context import MachineContext
 from bench.stats import Spread, Target
@@ -18,6 +18,7 @@ class TargetRecord(TypedDict):
     verdict: str  # a Verdict's value
     measured: str
     agreement: float | None  # the share of resampled runs with the same verdict (bench.stats.agreement)
+    unconfirmed: NotRequired[str]  # the verdict the samples alone gave, when too few resamples agreed
 
 
 class SectionRecord(TypedDict):
@@ -59,19 +60,23 @@ class Section:
         return {
             "duration_s": None if self.duration_s is None else round(self.duration_s, 1),
             "busy": self.context is not None and self.context.busy,
-            "targets": [
-                {
-                    "target": target.description,
-                    "verdict": target.verdict.value,
-                    "measured": target.measured,
-                    "agreement": target.agreement,
-                }
-                for target in self.targets
-            ],
+            "targets": [_record(target) for target in self.targets],
         }
 
 
+def _record(target: Target) -> TargetRecord:
+    record = TargetRecord(
+        target=target.description, verdict=target.verdict.value, measured=target.measured, agreement=target.agreement
+    )
+    if target.unconfirmed is not None:
+        record["unconfirmed"] = target.unconfirmed.value
+    return record
+
+
 def _unsteady(target: Target) -> str:
+    if target.unconfirmed is not None:
+        share = f"{target.agreement:.0%}"
+        return f" ({target.unconfirmed.value} on these samples, but only {share} of resampled runs agree)"
     if target.steady:
         return ""
     return f" (a rerun may differ: {target.agreement:.0%} of resampled runs give this verdict)"

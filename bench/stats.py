@@ -176,7 +176,8 @@ def judge(spread: Spread, limit: float, direction: Direction, percentile: float 
     return Verdict.INCONCLUSIVE
 
 
-# A verdict that fewer resamples than this reproduce is marked on the page: a rerun may differ.
+# A met or missed verdict that fewer resamples than this reproduce is reported inconclusive; an
+# inconclusive one is marked on the page: a rerun may differ.
 STEADY_AGREEMENT = 0.9
 RESAMPLES = 1000
 
@@ -216,11 +217,13 @@ class Target:
     verdict: Verdict
     measured: str = ""  # the figures the verdict rests on
     agreement: float | None = None  # `agreement` of a measured spread; None for a count
+    # What the spread alone said when too few resamples reproduced it, so the verdict is inconclusive.
+    unconfirmed: Verdict | None = None
 
     @property
     def steady(self) -> bool:
         """Whether a rerun would most likely give the same verdict (counts always do)."""
-        return self.agreement is None or self.agreement >= STEADY_AGREEMENT
+        return self.unconfirmed is None and (self.agreement is None or self.agreement >= STEADY_AGREEMENT)
 
     @property
     def line(self) -> str:
@@ -247,7 +250,12 @@ class Target:
             where = unit(low) if low == high else f"between {unit(low)} and {unit(high)}"
             measured += f"; p{percentile * 100:g} {where}"
         verdict = judge(spread, limit, direction, percentile)
-        return cls(description, verdict, measured, agreement(spread, limit, direction, percentile))
+        share = agreement(spread, limit, direction, percentile)
+        if verdict is not Verdict.INCONCLUSIVE and share < STEADY_AGREEMENT:
+            # Met or missed on these samples, but a rerun would as likely say otherwise: a verdict
+            # its own resamples do not reproduce is no verdict, and two runs flipped on such ones.
+            return cls(description, Verdict.INCONCLUSIVE, measured, share, unconfirmed=verdict)
+        return cls(description, verdict, measured, share)
 
     @classmethod
     def counted(cls, description: str, met: bool, measured: str = "") -> Target:

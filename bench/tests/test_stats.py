@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from bench.report import Section
 from bench.stats import (
     STEADY_AGREEMENT,
     Repetition,
@@ -24,7 +25,7 @@ from bench.stats import (
 
 
 def test_judge_whole_reach_under_limit_is_met() -> None:
-    assert judge(Spread.of([0.01, 0.02, 0.03]), 0.05, "at_most") is Verdict.MET
+    assert judge(Spread.of([0.01, 0.02, 0.02]), 0.05, "at_most") is Verdict.MET
 
 
 def test_judge_whole_reach_over_limit_is_missed() -> None:
@@ -73,9 +74,9 @@ def test_paired_ratios_cancel_shared_noise() -> None:
 
 
 def test_target_check_names_the_spread() -> None:
-    target = Target.check("overhead ≤ 5%", Spread.of([0.01, 0.03]), 0.05, "at_most", lambda v: f"{v:+.0%}")
+    target = Target.check("overhead ≤ 5%", Spread.of([0.01, 0.02, 0.02]), 0.05, "at_most", lambda v: f"{v:+.0%}")
     assert target.met
-    assert target.line == "overhead ≤ 5% (measured +2% (+1%–+3%, n=2); reaches -1%–+5%)"
+    assert target.line == "overhead ≤ 5% (measured +2% (+1%–+2%, n=3); reaches +0%–+2%)"
 
 
 def test_repeat_interleaved_stops_when_stable() -> None:
@@ -221,9 +222,11 @@ def test_agreement_of_a_verdict_on_the_edge_of_its_interval_is_low() -> None:
     # resamples draw a 9 among their top two and straddle it.
     spread = Spread.of([float(value) for value in range(1, 10)])
     target = Target.check("p50 ≤ 8", spread, 8.0, "at_most", percentile=0.5)
-    assert target.verdict is Verdict.MET
+    assert judge(spread, 8.0, "at_most", percentile=0.5) is Verdict.MET
     assert target.agreement is not None and target.agreement < STEADY_AGREEMENT
     assert not target.steady
+    # Met on these samples, which a rerun would likely not reproduce: reported inconclusive.
+    assert target.verdict is Verdict.INCONCLUSIVE and target.unconfirmed is Verdict.MET
 
 
 def test_a_count_is_steady() -> None:
@@ -248,7 +251,7 @@ def test_agreement_of_a_missed_verdict_whose_reach_ends_a_hair_from_its_limit_is
     limit, then inconclusive on the next run; plain resamples (never beyond min–max) had called
     the missed verdict certain, so it was never repeated."""
     target = Target.check("≥ 1.6×", Spread.of([1.26, 1.36, 1.48]), 1.6, "at_least")  # reaches 1.15–1.59
-    assert target.verdict is Verdict.MISSED
+    assert target.verdict is Verdict.INCONCLUSIVE and target.unconfirmed is Verdict.MISSED
     assert not target.steady
 
 
@@ -268,7 +271,7 @@ def test_three_samples_just_clear_of_the_limit_are_not_a_steady_met() -> None:
     # All three on one side of a limit the figure sits on happens one run in eight; the tight
     # cluster's reach clears the limit by a margin a rerun can cross.
     target = Target.check("≥ 1", Spread.of([1.02, 1.03, 1.04]), 1.0, "at_least")
-    assert target.verdict is Verdict.MET
+    assert target.verdict is Verdict.INCONCLUSIVE and target.unconfirmed is Verdict.MET
     assert not target.steady
 
 
@@ -294,3 +297,14 @@ def test_repetition_outcome_says_why_the_repetitions_stopped() -> None:
     assert rule.outcome(3, [steady]) == "3"
     assert rule.outcome(3, [steady, unsteady]) == "3 (a verdict not steady, but past the 25 s budget)"
     assert rule.outcome(12, [unsteady]) == "12 (the most allowed; a verdict still not steady)"
+
+
+def test_an_unconfirmed_verdict_is_recorded_and_compared_as_such() -> None:
+    """Issue 15: two runs flipped on met or missed verdicts that their own resamples did not
+    reproduce; reported inconclusive, the page and the JSON still say what the samples gave."""
+    target = Target.check("≥ 1.2×", Spread.of([1.24, 1.29, 1.32]), 1.2, "at_least")  # reaches 1.20–1.36
+    assert target.verdict is Verdict.INCONCLUSIVE and target.unconfirmed is Verdict.MET
+    section = Section("load", "", ["case"], targets=[target])
+    assert "— **inconclusive** (met on these samples, but only" in section.to_markdown()
+    (record,) = section.to_record()["targets"]
+    assert record["verdict"] == "inconclusive" and record["unconfirmed"] == "met"
