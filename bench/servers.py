@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 import asyncpg
 import psutil
@@ -109,6 +109,12 @@ class Workers:
         return sum(process.rss() for process in self.processes)
 
 
+class CpuMeter(Protocol):
+    """Something whose CPU time so far can be read, in seconds."""
+
+    def cpu_seconds(self) -> float: ...
+
+
 class ListeningServer:
     """CPU time of the server process listening on `port` and of its children, living and reaped
     (PostgreSQL runs a backend process per connection)."""
@@ -129,6 +135,29 @@ class ListeningServer:
                 continue
             total += times.user + times.system
         return float(total)
+
+
+class DatabaseBackends:
+    """CPU time of the PostgreSQL backends (a process per connection) serving `database` on the
+    server listening on `port`: one configuration's own statements, without the server's shared
+    background work (autovacuum, WAL writer, checkpointer), which lands in whichever run is going
+    when it wakes. Living backends only: it suits pools that keep their connections open."""
+
+    def __init__(self, port: int, database: str) -> None:
+        self._postmaster = ListeningServer(port)._process
+        self._database = database
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for child in self._postmaster.children():
+            try:
+                title = child.cmdline()  # "postgres: USER DATABASE HOST(PORT) STATE"
+                if title and title[0].split()[2:3] == [self._database]:
+                    times = child.cpu_times()
+                    total += times.user + times.system
+            except psutil.NoSuchProcess:  # a connection that closed meanwhile
+                continue
+        return total
 
 
 def create_database(server: PostgresServer, name: str) -> str:

@@ -19,3 +19,4 @@ def test_a_tiny_scale_out_serves_every_configuration_and_judges_every_target() -
     assert len(section.targets) == 5
     # One sample has no spread to resample: its verdicts are steady, so no group repeats.
     assert "Repetitions: 2 conversations 1; 3 conversations 1; the paced scripted load 1." in section.notes
+    assert any(note.startswith("PostgreSQL's shared work, in no configuration's column") for note in section.notes)
