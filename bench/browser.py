@@ -39,6 +39,17 @@ def server_cpu_s(server: StreamlitServer) -> float:
     raise RuntimeError(f"no child process serves Streamlit on port {server.port}")
 
 
+def browser_cpu_s() -> float:
+    """CPU seconds Chromium's processes (this process's descendants) have used so far."""
+    total = 0.0
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a renderer may exit while we look
+            if "chrom" in process.name():
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 def decode(payload: str | bytes) -> ForwardMsg:
     """A websocket frame from Streamlit's server: one protobuf ForwardMsg."""
     return ForwardMsg.FromString(payload if isinstance(payload, bytes) else payload.encode())
