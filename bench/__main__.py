@@ -43,7 +43,7 @@ def _env_int(name: str, default: int) -> int:
 
 def _sections() -> dict[str, Callable[[], Section]]:
     from bench.api_load import measure_api_load
-    from bench.browser_latency import measure_browser_stop_latency, measure_first_chunk_latency
+    from bench.browser_latency import FIRST_CHUNK_SAMPLES, measure_browser_stop_latency, measure_first_chunk_latency
     from bench.layers import measure_layers
     from bench.local_model import measure_local_model
     from bench.local_prompt import measure_local_prompt
@@ -71,7 +71,7 @@ def _sections() -> dict[str, Callable[[], Section]]:
         "websocket": lambda: measure_websocket_cost(
             os.environ.get("BENCH_WS_SIZES_KB", "10,50,100"), DOCS, _env_int("BENCH_WS_REPEATS", 3)
         ),
-        "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
+        "first_chunk": lambda: measure_first_chunk_latency(_env_int("BENCH_BROWSER_SAMPLES", FIRST_CHUNK_SAMPLES)),
         "browser_stop": lambda: measure_browser_stop_latency(_env_int("BENCH_BROWSER_SAMPLES", 20)),
         "scale_out": lambda: measure_scale_out(
             os.environ.get("BENCH_SCALE_LEVELS") or "100,200,500", _env_int("BENCH_SCALE_REPEATS", 3)

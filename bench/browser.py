@@ -22,6 +22,7 @@ CHUNK_SIZE = "Characters per chunk"
 FIRST_CHUNK_DELAY = "First chunk after (s)"
 CHUNK_DELAY = "Between chunks (s)"
 STOP_BUTTON = '[data-testid="stChatInputStopButton"]'
+NEW_CHAT = "New chat"  # the sidebar's button that starts a conversation (ui/conversations.py)
 # The scripted model's default answer starts by echoing the message (streaming_core/backends/scripted.py).
 ANSWER_PREFIX = "You asked: "
 _SETTLE_TIMEOUT_MS = 30_000
@@ -36,6 +37,17 @@ def server_cpu_s(server: StreamlitServer) -> float:
                 times = child.cpu_times()
                 return float(times.user + times.system)
     raise RuntimeError(f"no child process serves Streamlit on port {server.port}")
+
+
+def browser_cpu_s() -> float:
+    """CPU seconds Chromium's processes (this process's descendants) have used so far."""
+    total = 0.0
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a renderer may exit while we look
+            if "chrom" in process.name():
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
 
 
 def decode(payload: str | bytes) -> ForwardMsg:
@@ -72,6 +84,11 @@ class ChatTab(Browser):
 
     def chat_turn(self, text: str, timeout_ms: float) -> None:
         self.completed_run_after(lambda: self.chat(text), timeout_ms)
+
+    def new_chat(self) -> None:
+        """Starts a new conversation with the sidebar's button, as a visitor would."""
+        button = self.page.get_by_test_id("stSidebar").get_by_role("button", name=NEW_CHAT)
+        self.completed_run_after(button.click, _SETTLE_TIMEOUT_MS)
 
     def set_number(self, label: str, value: float) -> None:
         box = self.page.get_by_label(label, exact=True)
