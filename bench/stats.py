@@ -105,6 +105,12 @@ class Spread:
         return f"{unit(self.median)} ({unit(self.low)}–{unit(self.high)}{count})"
 
 
+def slowest_rank_of_bound(n: int, fraction: float, confidence: float = 0.95) -> int:
+    """Which sample from the top `Spread.percentile_bounds` takes as the `fraction` percentile's
+    upper bound among `n`: 1 is the largest, so one outlier decides a verdict on it."""
+    return n - _rank_bounds(n, fraction, (1 - confidence) / 2)[1] + 1
+
+
 def _quantile(samples: Sequence[float], fraction: float) -> float:
     ordered = sorted(samples)
     if len(ordered) == 1:

@@ -21,6 +21,7 @@ from bench.stats import (
     paired_ratios,
     repeat_interleaved,
     repeat_until_stable,
+    slowest_rank_of_bound,
 )
 
 
@@ -308,3 +309,10 @@ def test_an_unconfirmed_verdict_is_recorded_and_compared_as_such() -> None:
     assert "— **inconclusive** (met on these samples, but only" in section.to_markdown()
     (record,) = section.to_record()["targets"]
     assert record["verdict"] == "inconclusive" and record["unconfirmed"] == "met"
+
+
+@pytest.mark.parametrize(("n", "rank"), [(20, 1), (120, 2), (240, 6)])
+def test_slowest_rank_of_bound_names_the_sample_percentile_bounds_takes(n: int, rank: int) -> None:
+    spread = Spread.of([float(value) for value in range(1, n + 1)])
+    assert slowest_rank_of_bound(n, 0.95) == rank
+    assert spread.percentile_bounds(0.95)[1] == n - rank + 1
