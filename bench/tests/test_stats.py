@@ -52,7 +52,7 @@ def test_judge_at_least_edges(samples: list[float], expected: Verdict) -> None:
 
 def test_reach_widens_few_samples_and_barely_moves_many() -> None:
     assert Spread.of([1.0, 2.0, 3.0]).reach == (0.0, 4.0)  # 3 samples: half the range again on each side
-    assert Spread.of([1.0, 2.0, 3.0]).margin == 1.0
+    assert Spread.of([1.0, 2.0, 3.0]).margins == (1.0, 1.0)
     assert Spread.of([float(value) for value in range(11)]).reach == (-1.0, 11.0)
     assert Spread.of([2.0]).reach == (2.0, 2.0)
     assert Spread.of([1.0, math.inf]).reach == (1.0, math.inf)
@@ -316,3 +316,15 @@ def test_slowest_rank_of_bound_names_the_sample_percentile_bounds_takes(n: int, 
     spread = Spread.of([float(value) for value in range(1, n + 1)])
     assert slowest_rank_of_bound(n, 0.95) == rank
     assert spread.percentile_bounds(0.95)[1] == n - rank + 1
+
+
+def test_an_outlier_widens_the_reach_on_its_own_side_only() -> None:
+    """Issue 15: ADK's server once ran slow on SQLite, so one ratio was 5.5× among 2.25–2.32×; a
+    symmetric widening took the speed-up's reach down to 1.4× and its met verdict to 'unconfirmed'."""
+    spread = Spread.of([2.25, 2.30, 2.32, 2.35, 5.50])
+    below, above = spread.margins
+    assert below == pytest.approx(2 * (2.32 - 2.25) / 4) and above == pytest.approx(2 * (5.50 - 2.32) / 4)
+    target = Target.check("≥ 1.2×", spread, 1.2, "at_least")
+    assert target.met and target.steady
+    # Three samples do not tell the sides apart: the widening stays symmetric.
+    assert Spread.of([1.0, 1.5, 1.51]).margins == pytest.approx((0.255, 0.255))
