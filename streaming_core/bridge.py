@@ -26,6 +26,10 @@ HEARTBEAT = Heartbeat()
 _CLEANUP_WAIT_S = 5.0
 # Items follow one another to the consumer no more often than a 60 Hz screen shows frames.
 _HANDOVER_INTERVAL_S = 1 / 60
+# Items made and not yet taken by the consumer, at most: a loop thread that outruns a slow consumer
+# waits, so a long answer does not pile up in the hand-over queue (100,000 zero-delay chunks grew
+# the process by 13-18 MB without this bound).
+_MAX_AHEAD = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,8 @@ class _SyncStream(Generic[T]):
     between the two threads when items went one by one (issue 12). An item is handed over at
     once when the last hand-over is `_HANDOVER_INTERVAL_S` old, so the first one and each after a
     pause come as they are made; one that follows sooner goes with every item made meanwhile when
-    that interval is up (a loop timer). Every item is still yielded on its own, in order.
+    that interval is up (a loop timer). Every item is still yielded on its own, in order. The loop
+    side waits while `_MAX_AHEAD` items are made and not yet taken; the consumer wakes it only then.
     """
 
     def __init__(
@@ -105,6 +110,10 @@ class _SyncStream(Generic[T]):
         self._batch: list[T] = []  # made, not handed over yet
         self._handover: asyncio.TimerHandle | None = None  # when `_batch` goes
         self._quiet_until = 0.0  # loop time before which an item waits for the next hand-over
+        # Each counter is written by one thread only: items handed over (loop), items taken (consumer).
+        self._handed = 0
+        self._taken = 0
+        self._room: asyncio.Event | None = None  # set while the loop side waits for the consumer
 
     def drain(self) -> Generator[T | Heartbeat, None, None]:
         asyncio.run_coroutine_threadsafe(self._pump(), self._loop)
@@ -120,6 +129,10 @@ class _SyncStream(Generic[T]):
                 if isinstance(batch, _Failure):
                     raise batch.error
                 yield from batch
+                self._taken += len(batch)
+                room = self._room
+                if room is not None:
+                    self._loop.call_soon_threadsafe(room.set)
         finally:
             self._loop.call_soon_threadsafe(self._cancel)
             # Block until the async side has run its cleanup (aclose, session writes),
@@ -138,8 +151,23 @@ class _SyncStream(Generic[T]):
             self._handover = None
         if self._batch:
             self._items.put(self._batch)
+            self._handed += len(self._batch)
             self._batch = []
             self._quiet_until = self._loop.time() + _HANDOVER_INTERVAL_S
+
+    async def _wait_for_room(self) -> None:
+        """Hands everything over and waits until the consumer has taken it but half of `_MAX_AHEAD`."""
+        self._hand_over()
+        self._room = room = asyncio.Event()
+        try:
+            # The consumer reads `_room` after counting what it took: checked again once `_room` is
+            # set, a wake-up can come late but never be missed.
+            while self._handed - self._taken > _MAX_AHEAD // 2:
+                room.clear()
+                if self._handed - self._taken > _MAX_AHEAD // 2:
+                    await room.wait()
+        finally:
+            self._room = None
 
     async def _pump(self) -> None:
         if self._closed:  # closed before the task got to run
@@ -151,7 +179,9 @@ class _SyncStream(Generic[T]):
             stream = self._make_stream()
             async for item in stream:
                 self._batch.append(item)
-                if self._handover is None:
+                if self._handed + len(self._batch) - self._taken >= _MAX_AHEAD:
+                    await self._wait_for_room()
+                elif self._handover is None:
                     if self._loop.time() >= self._quiet_until:
                         self._hand_over()
                     else:

@@ -16,6 +16,7 @@ from google.adk.events.event import Event
 from google.genai import types
 
 from streaming_core.events import StreamError, StreamEvent, TextDelta, ToolCall, ToolResult
+from streaming_core.text_parts import TextParts
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ class EventNormalizer:
     """Feeds ADK events of one invocation, returns the typed events they add."""
 
     def __init__(self) -> None:
-        self._streamed: list[str] = []  # deltas of the model call in progress
-        self._answer: list[str] = []
+        self._streamed = TextParts()  # deltas of the model call in progress
+        self._answer = TextParts()
         self.matches_final: bool | None = None
         self.tool_calls: list[ToolCall] = []
         self._reported_error = False
@@ -51,12 +52,12 @@ class EventNormalizer:
     @property
     def text(self) -> str:
         """Every delta emitted so far, joined: the answer as the consumer has seen it."""
-        return "".join(self._answer)
+        return self._answer.text
 
     @property
     def unconfirmed_text(self) -> str:
         """Streamed text whose final event never came (the part lost if the turn is cut)."""
-        return "".join(self._streamed)
+        return self._streamed.text
 
     @property
     def failure_event(self) -> StreamError | None:
@@ -80,8 +81,8 @@ class EventNormalizer:
                 self._answer.append(text)
                 return [TextDelta(text)]
             texts = _texts(event)
-            self._streamed += texts
-            self._answer += texts
+            self._streamed.extend(texts)
+            self._answer.extend(texts)
             return [TextDelta(text) for text in texts]
         out = list(self._final(event))
         for item in out:
@@ -97,7 +98,7 @@ class EventNormalizer:
         if not _parts(event):  # an error or bookkeeping event: streamed text stays unconfirmed
             yield from self.report_error(event)
             return
-        streamed, self._streamed = "".join(self._streamed), []
+        streamed, self._streamed = self._streamed.text, TextParts()
         final_text = "".join(_texts(event))
         if final_text:
             yield from self.confirm_final(streamed, final_text)

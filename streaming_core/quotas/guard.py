@@ -15,6 +15,7 @@ from streaming_core.assistant import Turn
 from streaming_core.events import Done, Queued, StreamError, StreamEvent, TextDelta
 from streaming_core.quotas.limiter import Admission, estimate_tokens
 from streaming_core.quotas.stores import QuotaStoreUnavailable
+from streaming_core.text_parts import TextParts
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class GuardedTurn(Turn):
         telemetry.TURNS_STARTED.labels(backend).inc()
         telemetry.ACTIVE_STREAMS.inc()
         queued = False
-        streamed: list[str] = []
+        streamed = TextParts()
         done: Done | None = None
         error_code = ""
         try:
@@ -60,7 +61,7 @@ class GuardedTurn(Turn):
                 telemetry.QUEUED_TURNS.dec()
             telemetry.ACTIVE_STREAMS.dec()
             self._record(done, error_code)
-            await self._settle("".join(streamed))
+            await self._settle(streamed.text)
 
     def _record(self, done: Done | None, error_code: str) -> None:
         backend = self.backend

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from streaming_core.bridge import HEARTBEAT, BackgroundLoop
+from streaming_core.bridge import _MAX_AHEAD, HEARTBEAT, BackgroundLoop
 
 
 @pytest.fixture
@@ -140,3 +141,23 @@ def test_run_returns_the_coroutine_result(background: BackgroundLoop) -> None:
 
 async def _other_tasks() -> int:
     return len(asyncio.all_tasks() - {asyncio.current_task()})
+
+
+def test_a_fast_stream_waits_for_a_slow_consumer(background: BackgroundLoop) -> None:
+    """Issue 12's flat memory: the loop side stops making items while `_MAX_AHEAD` wait untaken,
+    so a zero-delay model does not pile its whole answer up in the hand-over queue."""
+    made = 0
+
+    async def as_fast_as_possible() -> AsyncIterator[int]:
+        nonlocal made
+        for number in range(4 * _MAX_AHEAD):
+            made += 1
+            yield number
+
+    ahead = []
+    for index, item in enumerate(background.iterate(as_fast_as_possible, heartbeat=None)):
+        assert item == index
+        ahead.append(made - index)
+        time.sleep(0.00005)  # a consumer slower than the stream
+    assert max(ahead) <= _MAX_AHEAD
+    assert made == 4 * _MAX_AHEAD
