@@ -33,6 +33,9 @@ Kind: TypeAlias = Literal[
 ]
 _RPC = "type.googleapis.com/google.rpc."
 SENTINEL_KEY = "test-key-SENTINEL-123"
+# An idle connection outlives httpx's 5 s keep-alive expiry, as on Google's front ends; at uvicorn's
+# default of 5 s too, a client reusing a connection the server is closing lost the answer (ReadError).
+KEEP_ALIVE_S = 65
 GENAI_VARIABLES = (
     "GEMINI_API_KEY",
     "GOOGLE_GENAI_USE_VERTEXAI",
@@ -160,7 +163,14 @@ class FakeGeminiServer:
         # h11 pinned so the abrupt-close behaviour below does not depend on httptools being installed;
         # the grace period is a backstop only: hung responses end when _stopping is set.
         config = uvicorn.Config(
-            app, http="h11", ws="none", lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=1
+            app,
+            http="h11",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, args=([self._sock],), daemon=True)
