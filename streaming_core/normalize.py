@@ -40,8 +40,10 @@ class EventNormalizer:
     """Feeds ADK events of one invocation, returns the typed events they add."""
 
     def __init__(self) -> None:
-        self._streamed = TextParts()  # deltas of the model call in progress
-        self._answer = TextParts()
+        # The answer is `_earlier` then `_streamed`, each piece kept once: deltas the final event
+        # confirmed (and tails it added), then the deltas of the model call in progress.
+        self._earlier = TextParts()
+        self._streamed = TextParts()
         self.matches_final: bool | None = None
         self.tool_calls: list[ToolCall] = []
         self._reported_error = False
@@ -52,7 +54,7 @@ class EventNormalizer:
     @property
     def text(self) -> str:
         """Every delta emitted so far, joined: the answer as the consumer has seen it."""
-        return self._answer.text
+        return self._earlier.text + self._streamed.text
 
     @property
     def unconfirmed_text(self) -> str:
@@ -63,7 +65,7 @@ class EventNormalizer:
     def failure_event(self) -> StreamError | None:
         """The error to report when the run ended without raising: one ADK reported as an event,
         or an empty answer (no text, no tool call, no error) that would otherwise pass as done."""
-        if self._failure is None and not (self._answer or self.tool_calls or self._reported_error):
+        if self._failure is None and not (self._earlier or self._streamed or self.tool_calls or self._reported_error):
             return _EMPTY_ANSWER
         return self._failure
 
@@ -78,16 +80,14 @@ class EventNormalizer:
                 if not text:
                     return []
                 self._streamed.append(text)
-                self._answer.append(text)
                 return [TextDelta(text)]
             texts = _texts(event)
             self._streamed.extend(texts)
-            self._answer.extend(texts)
             return [TextDelta(text) for text in texts]
         out = list(self._final(event))
         for item in out:
-            if isinstance(item, TextDelta):
-                self._answer.append(item.text)
+            if isinstance(item, TextDelta):  # a tail the deltas missed, after the deltas it confirmed
+                self._earlier.append(item.text)
             elif isinstance(item, ToolCall):
                 self.tool_calls.append(item)
             elif isinstance(item, StreamError):
@@ -99,6 +99,8 @@ class EventNormalizer:
             yield from self.report_error(event)
             return
         streamed, self._streamed = self._streamed.text, TextParts()
+        if streamed:  # an empty piece would make the answer look started
+            self._earlier.append(streamed)
         final_text = "".join(_texts(event))
         if final_text:
             yield from self.confirm_final(streamed, final_text)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 # Pieces joined into one string at a time: a list of one-character chunks holds a ~50-byte string
-# object and a pointer per character. A 100,000-chunk answer is kept three ways (normalization's
-# answer and unconfirmed text, the quota guard's): as lists it grew the process by 15.5 MB, in
-# blocks by 6.4 MB (`python -m bench memory`).
+# object and a pointer per character. A 100,000-chunk answer, then kept three ways, grew the
+# process by 15.5 MB as lists and by 6.4 MB in blocks (`python -m bench memory`).
 _BLOCK = 256
 
 

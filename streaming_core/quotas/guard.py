@@ -15,7 +15,6 @@ from streaming_core.assistant import Turn
 from streaming_core.events import Done, Queued, StreamError, StreamEvent, TextDelta
 from streaming_core.quotas.limiter import Admission, estimate_tokens
 from streaming_core.quotas.stores import QuotaStoreUnavailable
-from streaming_core.text_parts import TextParts
 
 logger = logging.getLogger(__name__)
 
@@ -38,30 +37,30 @@ class GuardedTurn(Turn):
         telemetry.TURNS_STARTED.labels(backend).inc()
         telemetry.ACTIVE_STREAMS.inc()
         queued = False
-        streamed = TextParts()
+        streamed_chars = 0  # all the estimate needs: no second copy of the answer
         done: Done | None = None
         error_code = ""
         try:
             async with aclosing(super().events(mode=mode, timeout_s=timeout_s)) as events:
                 async for event in events:
-                    if isinstance(event, Queued) and not queued and not streamed:
+                    if isinstance(event, Queued) and not queued and not streamed_chars:
                         queued = True
                         telemetry.QUEUED_TURNS.inc()
                     elif isinstance(event, TextDelta):
-                        if queued and not streamed:
+                        if queued and not streamed_chars:
                             telemetry.QUEUED_TURNS.dec()
-                        streamed.append(event.text)
+                        streamed_chars += len(event.text)
                     elif isinstance(event, StreamError):
                         error_code = error_code or event.code
                     elif isinstance(event, Done):
                         done = event
                     yield event
         finally:
-            if queued and not streamed:
+            if queued and not streamed_chars:
                 telemetry.QUEUED_TURNS.dec()
             telemetry.ACTIVE_STREAMS.dec()
             self._record(done, error_code)
-            await self._settle(streamed.text)
+            await self._settle(streamed_chars)
 
     def _record(self, done: Done | None, error_code: str) -> None:
         backend = self.backend
@@ -74,10 +73,10 @@ class GuardedTurn(Turn):
             telemetry.TIME_TO_FIRST_CHUNK.labels(backend).observe(done.metrics.time_to_first_chunk)
         telemetry.TURN_TIME.labels(backend).observe(done.metrics.total_time)
 
-    async def _settle(self, text: str) -> None:
+    async def _settle(self, streamed_chars: int) -> None:
         # The usage the model reported in the final events of this turn, as they streamed past (no
         # read of the session afterwards: one round trip less per turn on a database).
-        tokens = self.reported_tokens or estimate_tokens(self.message, text)
+        tokens = self.reported_tokens or estimate_tokens(self.message, extra_chars=streamed_chars)
         telemetry.TOKENS.labels(self.backend).inc(tokens)
         if self.admission is None:
             return

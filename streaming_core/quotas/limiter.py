@@ -38,8 +38,9 @@ class QuotaExceeded(StreamingCoreError):
         return self.message
 
 
-def estimate_tokens(*texts: str) -> int:
-    return max(1, math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN))
+def estimate_tokens(*texts: str, extra_chars: int = 0) -> int:
+    """Tokens of `texts` plus `extra_chars` more characters, by the characters-per-token rule."""
+    return max(1, math.ceil((sum(len(text) for text in texts) + extra_chars) / CHARS_PER_TOKEN))
 
 
 def seconds_to_midnight(now: float) -> int:
