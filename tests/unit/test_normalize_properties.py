@@ -43,3 +43,21 @@ def test_any_answer_appears_once_in_none_mode(answer: str) -> None:
     out = normalizer.feed(_event(answer, partial=False))
 
     assert out == [TextDelta(answer)]
+
+
+@given(st.lists(split_answers(), min_size=1, max_size=3), split_answers())
+def test_the_answer_text_is_every_delta_in_order_across_model_calls(
+    calls: list[tuple[str, list[str]]], cut_off: tuple[str, list[str]]
+) -> None:
+    """Confirmed calls, then a call whose final event never came: `text` is what the consumer saw,
+    `unconfirmed_text` only the last call's deltas."""
+    normalizer = EventNormalizer()
+    out = []
+    for answer, pieces in calls:
+        out += [e for piece in pieces for e in normalizer.feed(_event(piece, partial=True))]
+        out += normalizer.feed(_event(answer, partial=False))
+    out += [e for piece in cut_off[1] for e in normalizer.feed(_event(piece, partial=True))]
+
+    assert normalizer.text == "".join(e.text for e in out if isinstance(e, TextDelta))
+    assert normalizer.text == "".join(answer for answer, _ in calls) + cut_off[0]
+    assert normalizer.unconfirmed_text == cut_off[0]
