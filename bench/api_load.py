@@ -131,7 +131,7 @@ def measure_api_load(levels_spec: str, docs: Path, repeats: int | None = None) -
             f"paced scripted agent ({CHUNKS} chunks of {CHUNK_CHARS} characters due {CHUNK_DELAY * 1000:.0f} ms apart, "
             "like a remote model's: a server running late finds the overdue chunks ready at once) "
             f"and Gemini through the real google-genai client against a local fake ({GEMINI_CHUNKS} chunks "
-            f"{GEMINI_DELAY * 1000:.0f} ms apart, the fake serving from a thread of the benchmark process). Two "
+            f"{GEMINI_DELAY * 1000:.0f} ms apart, the fake serving from a process of its own). Two "
             "stores: in memory, and SQLite (ours: `SESSION_DB`, our SQLite service; ADK's: `--session_service_uri "
             "sqlite:///…`, its SqliteSessionService). Our API (`create_app`, admission limits raised) and ADK's "
             "`adk api_server` (`/run_sse` with `--auto_create_session`) serve the same agent, each one uvicorn "

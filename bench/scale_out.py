@@ -286,7 +286,7 @@ def _section(levels: list[int], repeats: int, results: Results, repetitions: dic
         intro=(
             f"All conversations start at once, each new: one request read to its end. Gemini through the real "
             f"google-genai client against a local fake ({GEMINI_CHUNKS} chunks of 10 characters "
-            f"{GEMINI_DELAY * 1000:.0f} ms apart; the fake serves from a thread of the benchmark process), at "
+            f"{GEMINI_DELAY * 1000:.0f} ms apart; the fake serves from a process of its own), at "
             f"{', '.join(map(str, levels))} conversations (BENCH_SCALE_LEVELS). Our API runs as "
             "`streaming_core.api.worker` processes sharing one port (SO_REUSEPORT), the bench agent on "
             "`SESSION_SERVICE_URI` and `RUN_STORE_URL`; ADK's `adk api_server` (`/run_sse`, "

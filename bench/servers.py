@@ -21,7 +21,6 @@ from streaming_core.api.app import create_app
 from streaming_core.backends.scripted import ScriptedReply
 from streaming_core.runtime import AssistantConfig
 from streaming_core.testing.datastores import POSTGRES_USER, PostgresServer, free_port
-from streaming_core.testing.fake_gemini import FakeGeminiServer, Scenario
 from streaming_core.testing.processes import UNLIMITED_QUOTAS, ServerProcess
 from streaming_core.tools import DEMO_TOOLS
 
@@ -176,11 +175,14 @@ def create_database(server: PostgresServer, name: str) -> str:
 
 @contextmanager
 def fake_gemini(chunks: int, delay: float) -> Iterator[dict[str, str]]:
-    """The fake Gemini (a thread of this process) answering every request with `chunks` chunks of
-    CHUNK_CHARS characters `delay` s apart; yields the environment that points a server at it."""
-    reply = Scenario.reply("x" * (chunks * CHUNK_CHARS), chunks=chunks, delay=delay)
-    with FakeGeminiServer(default=reply, keep=0) as fake:
-        yield {"BENCH_BACKEND": "gemini", "GOOGLE_API_KEY": "bench-key", "GOOGLE_GEMINI_BASE_URL": fake.base_url}
+    """The fake Gemini answering every request with `chunks` chunks of CHUNK_CHARS characters `delay`
+    s apart; yields the environment that points a server at it. Its own process, as a remote Gemini
+    is: a thread of this process would share one GIL with the load client, which decodes every event
+    of the server it measures, and pace each server's answers by that server's events."""
+    command = [sys.executable, "-m", "streaming_core.testing.fake_gemini", "--port", "{port}",
+               "--chunks", str(chunks), "--chunk-chars", str(CHUNK_CHARS), "--delay", str(delay)]  # fmt: skip
+    with ServerProcess("fake Gemini", command, "/healthz", {}, cwd=ROOT) as fake:
+        yield {"BENCH_BACKEND": "gemini", "GOOGLE_API_KEY": "bench-key", "GOOGLE_GEMINI_BASE_URL": fake.url}
 
 
 def adk_server(env: Mapping[str, str], sessions: str = "memory://") -> ServerProcess:

@@ -1,12 +1,14 @@
-"""The benchmark's CPU meters on a real PostgreSQL server."""
+"""The benchmark's CPU meters on a real PostgreSQL server, and the fake Gemini in its own process."""
 
 from __future__ import annotations
 
 import asyncio
 
 import asyncpg
+from google import genai
+from google.genai import types
 
-from bench.servers import DatabaseBackends, create_database
+from bench.servers import CHUNK_CHARS, DatabaseBackends, create_database, fake_gemini
 from streaming_core.testing.datastores import POSTGRES_USER, PostgresServer
 
 
@@ -32,3 +34,13 @@ def test_database_backends_count_only_the_connections_to_their_database() -> Non
                 await waiting.close()
 
         asyncio.run(work())
+
+
+def test_the_fake_gemini_process_streams_its_reply_to_google_genai() -> None:
+    with fake_gemini(chunks=4, delay=0.0) as env:
+        client = genai.Client(
+            api_key=env["GOOGLE_API_KEY"], http_options=types.HttpOptions(base_url=env["GOOGLE_GEMINI_BASE_URL"])
+        )
+        stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents="hi")
+        chunks = [chunk.text for chunk in stream]
+    assert chunks == ["x" * CHUNK_CHARS] * 4

@@ -1,11 +1,14 @@
 """A local fake of the Gemini REST API (generateContent, streamGenerateContent?alt=sse) for tests.
 
 Scripted scenarios, served by uvicorn on 127.0.0.1; every request body and API key is recorded.
-`fake_gemini_environment` points google-genai's variables at it.
+`fake_gemini_environment` points google-genai's variables at it. `python -m
+streaming_core.testing.fake_gemini --port N` serves one reply to every request from a process of
+its own, as a remote Gemini would be: the load benchmarks' client does not share its GIL.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import socket
@@ -144,7 +147,7 @@ class FakeGeminiServer:
     `keep` bounds the recorded requests to the latest ones, so a long soak's memory stays flat.
     """
 
-    def __init__(self, default: Scenario | None = None, *, keep: int | None = None) -> None:
+    def __init__(self, default: Scenario | None = None, *, keep: int | None = None, port: int = 0) -> None:
         self.default = default or Scenario()
         self._scenarios: deque[Scenario] = deque()
         self._routes: dict[str, deque[Scenario]] = {}
@@ -157,9 +160,10 @@ class FakeGeminiServer:
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind(("127.0.0.1", port))
         self.base_url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        app = Starlette(routes=[Route("/{version}/models/{model_method}", self._handle, methods=["POST"])])
+        generate = Route("/{version}/models/{model_method}", self._handle, methods=["POST"])
+        app = Starlette(routes=[generate, Route("/healthz", _healthy)])
         # h11 pinned so the abrupt-close behaviour below does not depend on httptools being installed;
         # the grace period is a backstop only: hung responses end when _stopping is set.
         config = uvicorn.Config(
@@ -217,6 +221,10 @@ class FakeGeminiServer:
                 raise RuntimeError("FakeGeminiServer did not start")
             time.sleep(0.01)
         return self
+
+    def serve(self) -> None:
+        """Serves from the calling (main) thread until SIGINT or SIGTERM, which uvicorn handles there."""
+        self._server.run([self._sock])
 
     def __exit__(self, *exc_info: object) -> None:
         if self._loop is not None and not self._loop.is_closed():
@@ -303,6 +311,10 @@ class _FrameResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+async def _healthy(request: Request) -> Response:
+    return Response()
+
+
 async def _wait_for_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -350,3 +362,18 @@ def fake_gemini_environment(patch: pytest.MonkeyPatch, *, keep: int | None = Non
         patch.setenv("GOOGLE_GEMINI_BASE_URL", server.base_url)
         patch.setenv("GOOGLE_API_KEY", SENTINEL_KEY)
         yield server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The fake Gemini, answering every request with one reply.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--chunks", type=int, default=3, help="chunks per answer")
+    parser.add_argument("--chunk-chars", type=int, default=10, help="characters per chunk")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between chunks")
+    args = parser.parse_args(argv)
+    reply = Scenario.reply("x" * (args.chunks * args.chunk_chars), chunks=args.chunks, delay=args.delay)
+    FakeGeminiServer(default=reply, keep=0, port=args.port).serve()
+
+
+if __name__ == "__main__":
+    main()
