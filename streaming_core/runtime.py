@@ -19,6 +19,7 @@ from streaming_core.agent import build_agent
 from streaming_core.assistant import Assistant
 from streaming_core.backends import create_model, default_temperature, resolve_backend
 from streaming_core.backends.scripted import ScriptedReply
+from streaming_core.optional_imports import remember_missing_modules
 from streaming_core.settings import Settings, load_settings
 from streaming_core.stores.locks import lock_factory
 from streaming_core.stores.sessions import create_session_store, session_store_uri
@@ -53,6 +54,7 @@ def get_assistant(config: AssistantConfig = AssistantConfig(), settings: Setting
         if config in per_loop:
             per_loop.move_to_end(config)
             return per_loop[config]
+        remember_missing_modules()  # the serving process's concern, not the agent's: see the module
         assistant = per_loop[config] = build_assistant(config, settings or load_settings())
         while len(per_loop) > ASSISTANTS_PER_LOOP:
             per_loop.popitem(last=False)
