@@ -254,6 +254,11 @@ NOTES = [
     "sends twice the events. So even with our layers free, the ratio could not pass ~1.25× on this path. "
     "Lifting httpx's default pool of 100 connections to Gemini made it worse (500 streams: 1.0 → 1.6–1.9 ms "
     "of CPU per chunk, 1 answer lost): 100 streams at a time parse more efficiently than 500.",
+    "One per-turn cost only ours avoids: ADK's workflow imports RemoteA2aAgent inside `build_node` on every "
+    "turn, and without the optional a2a extra that import fails; Python does not cache a failed import, so "
+    "ADK's module ran again each turn (5% of our server's samples on this path). Our process marks the module "
+    "missing once (`streaming_core/optional_imports.py`): 100 conversations then cost about 12.8 ms of server "
+    "CPU per answer instead of 14.4 ms. `adk api_server` still pays it.",
     "The load client opens a connection per stream and keeps none alive: httpcore scans its whole pool once per "
     "idle connection each time a request ends, O(streams²), which at 500 streams took 7.4 s of the client's CPU "
     "a level (now 1.6 s), a core taken from the servers it measures, and pulled their ratio towards 1.",
