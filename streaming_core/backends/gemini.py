@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+import aiohttp
 import httpx
 from google.adk.models.google_llm import Gemini
 from google.genai import errors as genai_errors
@@ -70,12 +71,12 @@ def describe_gemini_error(exc: BaseException) -> ModelFailure:
             return _describe_api_error(candidate)
         if isinstance(candidate, (httpx.TimeoutException, TimeoutError)):
             return ModelFailure("timeout", "Gemini did not answer in time — try again.", True)
-        if isinstance(candidate, httpx.ConnectError):
+        # google-genai streams over aiohttp (a dependency of ours); its sync client still uses httpx.
+        if isinstance(candidate, (httpx.ConnectError, aiohttp.ClientConnectorError)):
             return ModelFailure(
                 "network", "Could not reach Gemini — check the network or GOOGLE_GEMINI_BASE_URL.", True
             )
-        # aiohttp is google-genai's transport when installed; matched by module so it stays optional.
-        if isinstance(candidate, (httpx.TransportError, ConnectionError)) or _is_aiohttp_error(candidate):
+        if isinstance(candidate, (httpx.TransportError, aiohttp.ClientError, ConnectionError)):
             # Also raised when the stream drops before its first chunk, so "mid-answer" would mislead.
             return ModelFailure("network", "Lost the connection to Gemini before the answer ended — try again.", True)
     detail = redact_secrets(str(exc).splitlines()[0] if str(exc) else "")[:200]
@@ -149,7 +150,3 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
             continue
         yield current
         current = current.__cause__
-
-
-def _is_aiohttp_error(exc: BaseException) -> bool:
-    return type(exc).__module__.partition(".")[0] == "aiohttp"

@@ -19,6 +19,7 @@ from google.genai import types
 
 from streaming_core.backends.gemini import RETRY_OPTIONS, create_gemini, describe_gemini_error, redact_secrets
 from streaming_core.errors import BackendUnavailable
+from streaming_core.testing.datastores import free_port
 from streaming_core.testing.fake_gemini import GENAI_VARIABLES, SENTINEL_KEY, FakeGeminiServer, Scenario
 
 MODEL = "gemini-3.5-flash"
@@ -187,6 +188,23 @@ async def test_failure_raises_and_maps_to_a_keyless_message(
     # Retried only before the response starts, so streamed text is never repeated.
     assert len(fake.requests) == attempts
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_base_url_says_gemini_could_not_be_reached(
+    fake: FakeGeminiServer, new_runner: RunnerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens on a fresh free port: google-genai's transport (aiohttp) is refused at connect.
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", f"http://127.0.0.1:{free_port()}")
+    runner, session_id = await new_runner()
+
+    with pytest.raises(Exception) as raised:
+        await _run_turn(runner, session_id, "hello")
+
+    failure = describe_gemini_error(raised.value)
+    assert (failure.code, failure.retryable) == ("network", True)
+    assert failure.message == "Could not reach Gemini — check the network or GOOGLE_GEMINI_BASE_URL."
+    assert not fake.requests
 
 
 @pytest.mark.asyncio
