@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bench.compare import load_verdicts, write_verdicts
-from bench.context import BUSY_MARK, BUSY_SHARE, Probe
+from bench.context import BUSY_MARK, BUSY_SHARE, Probe, adopt_orphans
 from bench.report import Section, machine_description
 from bench.stats import RESAMPLES, STEADY_AGREEMENT, Repetition
 
@@ -96,6 +96,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(available)}", file=sys.stderr)
         return 2
     DOCS.mkdir(exist_ok=True)
+    adopt_orphans()  # what the benchmark starts stays in its CPU accounting (bench/context.py)
     results = []
     for name in chosen:
         started = time.perf_counter()

@@ -7,11 +7,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psutil
 import pytest
 
 from bench.context import machine_cpu_s, own_tree_cpu_s
+
+ROOT = Path(__file__).resolve().parents[2]
 
 BURN_S = 0.3  # CPU each of our processes burns, interpreter start included
 UNRELATED_BURN_S = 0.6
@@ -86,3 +89,32 @@ def test_a_child_counts_once_whether_it_is_reaped_or_not() -> None:
     reaped = own_tree_cpu_s() - before
     assert BURN_S * 0.9 <= unreaped <= BURN_S + 0.1
     assert reaped == pytest.approx(unreaped, abs=0.03)  # its CPU moved into ours as a reaped child's
+
+
+# Starts a launcher that starts a burning grandchild and ends at once, orphaning it. `run` returns
+# when the grandchild ends: it holds the stdout pipe it inherited. In a process of its own, since
+# adopting orphans lasts for the process and the test above needs it off.
+ORPHANING = f"""
+import subprocess, sys
+sys.path.insert(0, {str(ROOT)!r})
+from bench.context import adopt_orphans, own_tree_cpu_s
+if sys.argv[1] == "adopt":
+    assert adopt_orphans()
+before = own_tree_cpu_s()
+burner = {BURN + f"burn({BURN_S})"!r}
+launcher = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', " + repr(burner) + "])"
+subprocess.run([sys.executable, "-c", launcher], stdout=subprocess.PIPE, check=True)
+print(own_tree_cpu_s() - before)
+"""
+
+
+@pytest.mark.parametrize("adopt", [True, False], ids=["adopting", "not-adopting"])
+def test_an_orphaned_descendant_stays_ours_once_orphans_are_adopted(adopt: bool) -> None:
+    """Regression: Chromium's processes outlive Playwright's driver, and their CPU counted as other processes'."""
+    argument = "adopt" if adopt else "leave"
+    result = subprocess.run([sys.executable, "-c", ORPHANING, argument], capture_output=True, text=True, check=True)
+    ours = float(result.stdout)
+    if adopt:  # the orphan's burn, and the launcher's start
+        assert BURN_S * 0.9 <= ours <= BURN_S + 0.4
+    else:  # the launcher's start alone
+        assert ours < BURN_S * 0.9
