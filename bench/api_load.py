@@ -248,8 +248,8 @@ NOTES = [
     "google-genai streams over aiohttp when it is installed (its faster async transport; our dependencies "
     "install it), else over httpx. Over aiohttp both servers spent about a fifth less CPU per Gemini answer "
     "(100 conversations, 6 rounds each, alternating: ours 13.4 → 10.7 ms, ADK's 15.3 → 12.8 ms; at 500 "
-    "streams our median wall time went from 10.1 s to 6.5 s in full runs), and since that cost is shared, our speed ratio "
-    "rose from about 1.1× to about 1.2×.",
+    "streams our median wall time went from 10.1 s to 6.5 s in full runs), and since that cost is shared, "
+    "our speed ratio rose from about 1.1× to about 1.2×.",
     "What bounds the Gemini case's speed ratio near 1.2× (issue 12 asks 1.2×): code both servers run. A "
     "sampling profile of our server over aiohttp (py-spy, 100 conversations, 16 rounds) put its self time "
     "19% in pydantic, 18% in ADK (agent, flow, workflow, telemetry), 17% in google-genai (request "
