@@ -174,10 +174,10 @@ def _measure(chunks: int, rule: Repetition, api: ApiLayer) -> Section:
             "run, so a full collection that happens to land in one run does not decide a comparison. Overhead is "
             "relative to ADK's own runner, as the median and min–max of the ratios taken repetition by repetition "
             "(paired, so a slow moment of the machine that hit both runs of a repetition cancels). The SSE API row "
-            "runs `create_app` on a real uvicorn in its own process (the API's whole path, normalization included, "
-            "but not the sync bridge) and times one `GET /chat/stream` read to `[DONE]` by a sync httpx-sse client "
-            "in this process that decodes every event; its CPU is the server process's (psutil, 10 ms ticks; its "
-            "collector stays on)."
+            "runs `create_app` on a real uvicorn in its own process, as `make api` does (the API's whole path, "
+            "normalization included, but not the sync bridge) and times one `GET /chat/stream` read to `[DONE]` by "
+            "a sync httpx-sse client in this process that decodes every event; its CPU is the server process's "
+            "(psutil, 10 ms ticks; its collector stays on, set for serving)."
         ),
         header=["layer", "wall per chunk", "CPU per chunk", "wall vs ADK runner", "CPU vs ADK runner", "n"],
     )

@@ -60,7 +60,7 @@ def store_env(db: Path | None) -> dict[str, str]:
 
 
 def create_bench_app() -> FastAPI:
-    """`uvicorn bench.servers:create_bench_app --factory`: `make api`'s app on the bench agent."""
+    """`python -m streaming_core.api --app bench.servers:create_bench_app`: `make api`'s app on the bench agent."""
     return create_app(bench_config())
 
 
@@ -73,7 +73,8 @@ def raise_fd_limit(needed: int) -> None:
 
 
 def our_server(env: Mapping[str, str]) -> ServerProcess:
-    command = [sys.executable, "-m", "uvicorn", "bench.servers:create_bench_app", "--factory"]
+    """Our API on the bench agent, started as `make api` starts it (its collector set for serving)."""
+    command = [sys.executable, "-m", "streaming_core.api", "--app", "bench.servers:create_bench_app"]
     command += ["--host", "127.0.0.1", "--port", "{port}"]
     return ServerProcess("our SSE API", command, "/healthz", {**UNLIMITED, **UNLIMITED_QUOTAS, **env}, cwd=ROOT)
 

@@ -11,20 +11,17 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from streaming_core.api.serving import serve
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m streaming_core.api", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    parser.add_argument("--app", default="streaming_core.api.app:create_app", help="an app factory, module:function")
     options = parser.parse_args(argv)
-    uvicorn.run(
-        "streaming_core.api.app:create_app",
-        factory=True,
-        host=options.host,
-        port=options.port,
-        log_level=options.log_level,
-    )
+    serve(uvicorn.Config(options.app, factory=True, host=options.host, port=options.port, log_level=options.log_level))
 
 
 if __name__ == "__main__":

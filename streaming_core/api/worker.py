@@ -9,10 +9,11 @@ port only this worker listens on, for tests and operators who must reach one wor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import socket
 
 import uvicorn
+
+from streaming_core.api.serving import serve
 
 
 def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.private_port:
         sockets.append(listen(args.host, args.private_port, reuse_port=False))
     config = uvicorn.Config(args.app, factory=True, log_level=args.log_level, timeout_graceful_shutdown=5)
-    asyncio.run(uvicorn.Server(config).serve(sockets=sockets))
+    serve(config, sockets)
 
 
 if __name__ == "__main__":

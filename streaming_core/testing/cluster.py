@@ -8,6 +8,7 @@ produced) and read what its model saw (`/testing/model-log`, served only by this
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import signal
@@ -68,7 +69,7 @@ def replies_from_env(env: Mapping[str, str]) -> tuple[ScriptedReply, ...]:
 
 
 def create_worker_app() -> FastAPI:
-    """`create_app` on the scripted model from SCRIPTED_REPLIES, plus the model's log."""
+    """`create_app` on the scripted model from SCRIPTED_REPLIES, plus the model's log and the collector's settings."""
     settings = load_settings()
     tools = tuple(name for name in os.environ.get("SCRIPTED_TOOLS", "").split(",") if name)
     coalesce = os.environ.get("SCRIPTED_COALESCE", "1") == "1"
@@ -85,6 +86,10 @@ def create_worker_app() -> FastAPI:
         ]
         return {"started": log.started, "completed": log.completed, "cancelled": log.cancelled, "requests": requests,
                 "at": time.time()}  # fmt: skip
+
+    @app.get("/testing/collector", include_in_schema=False)
+    async def collector() -> dict[str, Any]:
+        return {"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()}
 
     return app
 
