@@ -262,7 +262,9 @@ NOTES = [
     "generation every 10,000 allocations (`streaming_core/api/serving.py`). At 500 conversations, 4 "
     "rounds alternating: our CPU per answer 13.7 ms untuned, 12.5 ms frozen, 9.9 ms with the larger "
     "young generation, 9.4 ms with both; ADK's stayed 16–17 ms, and the speed ratio went from 1.23–1.26× "
-    "to 1.66–1.75×. At 100: 12.1 → 10.0 ms, ratio about 1.2× → 1.33–1.57×.",
+    "to 1.66–1.75×. At 100: 12.1 → 10.0 ms, ratio about 1.2× → 1.33–1.57×. In full `make bench-twice` "
+    "runs the Gemini in-memory speed ratio went from 1.20–1.24× to 1.46–1.67× and TTFC p99 from 0.76–0.87× "
+    "of ADK's to 0.55–0.66×.",
     "Before that, a sampling profile of our server over aiohttp (py-spy, 100 conversations, 16 rounds) put "
     "its self time 19% in pydantic, 18% in ADK (agent, flow, workflow, telemetry), 17% in google-genai "
     "(request conversion and a deep copy of the config per turn, response parsing and validation per chunk) "
