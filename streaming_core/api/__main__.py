@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from streaming_core.api.serving import serve
+from streaming_core.api.serving import DEFAULT_APP, serve
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -19,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
-    parser.add_argument("--app", default="streaming_core.api.app:create_app", help="an app factory, module:function")
+    parser.add_argument("--app", default=DEFAULT_APP, help="an app factory, module:function")
     options = parser.parse_args(argv)
     serve(uvicorn.Config(options.app, factory=True, host=options.host, port=options.port, log_level=options.log_level))
 

@@ -19,6 +19,9 @@ import socket
 
 import uvicorn
 
+# What `--app` serves by default: the factory `make api` runs.
+DEFAULT_APP = "streaming_core.api.app:create_app"
+
 # Allocations (net of deallocations) between young collections: enough for the objects of the
 # chunks in flight at 500 streams to be released first. CPython's default is 700.
 YOUNG_GENERATION_THRESHOLD = 10_000

@@ -13,7 +13,7 @@ import socket
 
 import uvicorn
 
-from streaming_core.api.serving import serve
+from streaming_core.api.serving import DEFAULT_APP, serve
 
 
 def listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--private-port", type=int, default=None)
-    parser.add_argument("--app", default="streaming_core.api.app:create_app", help="an app factory, module:function")
+    parser.add_argument("--app", default=DEFAULT_APP, help="an app factory, module:function")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     sockets = [listen(args.host, args.port, reuse_port=True)]
