@@ -320,12 +320,15 @@ def gc_paused() -> Iterator[None]:
 class Repetition:
     """When to stop repeating: at least `min_repeats`, more while a watched spread's
     interquartile range exceeds `max_relative_iqr` of its median, at most `max_repeats` or
-    until `budget_s` seconds have passed."""
+    until `budget_s` seconds have passed, but the budget stops none of the first
+    `unsteady_repeats` (what a run too long for the budget still gets while a verdict is
+    not steady)."""
 
     min_repeats: int = 7
     max_repeats: int = 25
     max_relative_iqr: float = 0.05
     budget_s: float = 120.0
+    unsteady_repeats: int = 0
 
     def stable(self, spreads: Iterable[Spread]) -> bool:
         return all(spread.relative_iqr() <= self.max_relative_iqr for spread in spreads)
@@ -337,7 +340,8 @@ class Repetition:
             return str(count) if count <= self.min_repeats else f"{count} (more until every verdict was steady)"
         if count >= self.max_repeats:
             return f"{count} (the most allowed; a verdict still not steady)"
-        return f"{count} (a verdict not steady, but past the {self.budget_s:.0f} s budget)"
+        floor = f" and {self.unsteady_repeats} repetitions" if count <= self.unsteady_repeats else ""
+        return f"{count} (a verdict not steady, but past the {self.budget_s:.0f} s budget{floor})"
 
 
 def repeat_until_stable(
@@ -356,8 +360,11 @@ def repeat_until_stable(
 
     for index in range(rule.max_repeats):
         repeat(index)
-        if index + 1 >= rule.min_repeats and (settled() or time.monotonic() - started > rule.budget_s):
-            return index + 1
+        done = index + 1
+        if done >= rule.min_repeats and (
+            settled() or (done >= rule.unsteady_repeats and time.monotonic() - started > rule.budget_s)
+        ):
+            return done
     return rule.max_repeats
 
 

@@ -178,6 +178,19 @@ def test_repeat_until_stable_stops_at_the_budget_even_while_noisy() -> None:
     assert count == len(values) == 4
 
 
+def test_a_budget_already_spent_still_leaves_the_unsteady_repeats() -> None:
+    values: list[float] = []
+    rule = Repetition(min_repeats=3, max_repeats=50, max_relative_iqr=0.01, budget_s=0.0, unsteady_repeats=5)
+    count = repeat_until_stable(lambda index: values.append(float(index % 2 + 1)), lambda: [Spread.of(values)], rule)
+    assert count == len(values) == 5
+    assert rule.outcome(count, [Target.check("≥ 1.6×", Spread.of([1.3, 1.59]), 1.6, "at_least")]) == (
+        "5 (a verdict not steady, but past the 0 s budget and 5 repetitions)"
+    )
+    # A steady level stops at its minimum, as before.
+    steady: list[float] = []
+    assert repeat_until_stable(lambda index: steady.append(1.0), lambda: [Spread.of(steady)], rule) == 3
+
+
 def test_repeat_until_stable_watches_only_the_spreads_it_is_given() -> None:
     noisy: list[float] = []
     steady: list[float] = []
