@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ MAX_TOKENS = 128
 # so it is judged on a hundred pairs, not the ~19 the rate's budget affords, over which llama.cpp's own
 # jitter (single pairs off by 20–40 ms) left the median's interval straddling 20 ms between reruns.
 FIRST_TOKEN_MAX_TOKENS = 4
-FIRST_TOKEN_RULE = Repetition(min_repeats=101, max_repeats=301, max_relative_iqr=math.inf, budget_s=60)
+FIRST_TOKEN_RULE = Repetition(min_repeats=101, max_repeats=301, budget_s=60)  # watches no spread, only its verdict
 
 
 def _capture_request(config: AssistantConfig) -> LlmRequest:
