@@ -24,8 +24,13 @@ T = TypeVar("T")
 
 HEARTBEAT = Heartbeat()
 _CLEANUP_WAIT_S = 5.0
-# Items follow one another to the consumer no more often than a 60 Hz screen shows frames.
+# Items follow one another to the consumer no more often than a 60 Hz screen shows frames...
 _HANDOVER_INTERVAL_S = 1 / 60
+# ...and, while they are made faster than this (a burst nobody reads item by item), no more often
+# than the consumer redraws, when it says (`burst_interval`). Each hand-over to a thread that must
+# take the GIL from a busy loop costs ~300 µs of CPU on a 2-core VM (issue 12): at the pages' 20 a
+# second instead of 60, a zero-delay model's chunks cost the bridge ~2 µs less each.
+_BURST_ITEMS_PER_S = 2000
 # Items made and not yet taken by the consumer, at most: a loop thread that outruns a slow consumer
 # waits, so a long answer never piles up in the hand-over queue (without the bound a test stream ran
 # its whole 4,096 items ahead of a consumer that sleeps 50 µs per item).
@@ -65,15 +70,21 @@ class BackgroundLoop:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout)
 
     def iterate(
-        self, make_stream: Callable[[], AsyncIterator[T]], *, heartbeat: float | None = 0.1
+        self,
+        make_stream: Callable[[], AsyncIterator[T]],
+        *,
+        heartbeat: float | None = 0.1,
+        burst_interval: float | None = None,
     ) -> Generator[T | Heartbeat, None, None]:
         """Drains an async iterator created on the loop, as a sync generator.
 
         Yields HEARTBEAT when nothing arrived for `heartbeat` seconds, so a consumer waiting
         on a slow model regains control (Streamlit checks for Stop only when the script runs).
-        Closing the generator early cancels the task on the loop and waits for its cleanup.
+        A consumer that redraws at most every `burst_interval` seconds is handed items that
+        often during a burst. Closing the generator early cancels the task on the loop and waits
+        for its cleanup.
         """
-        return _SyncStream(self._loop, make_stream, heartbeat).drain()
+        return _SyncStream(self._loop, make_stream, heartbeat, burst_interval).drain()
 
     def stop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -87,10 +98,11 @@ class _SyncStream(Generic[T]):
     Each hand-over to a waiting consumer wakes its thread, which then takes the GIL from the busy
     loop thread and gives it back: on the scripted model's bursts, about 2 µs of CPU per item
     between the two threads when items went one by one (issue 12). An item is handed over at
-    once when the last hand-over is `_HANDOVER_INTERVAL_S` old, so the first one and each after a
-    pause come as they are made; one that follows sooner goes with every item made meanwhile when
-    that interval is up (a loop timer). Every item is still yielded on its own, in order. The loop
-    side waits while `_MAX_AHEAD` items are made and not yet taken; the consumer wakes it only then.
+    once when the last hand-over is `_HANDOVER_INTERVAL_S` old (the consumer's `burst_interval`
+    after a hand-over of a burst), so the first one and each after a pause come as they are made;
+    one that follows sooner goes with every item made meanwhile when that interval is up (a loop
+    timer). Every item is still yielded on its own, in order. The loop side waits while
+    `_MAX_AHEAD` items are made and not yet taken; the consumer wakes it only then.
     """
 
     def __init__(
@@ -98,10 +110,12 @@ class _SyncStream(Generic[T]):
         loop: asyncio.AbstractEventLoop,
         make_stream: Callable[[], AsyncIterator[T]],
         heartbeat: float | None,
+        burst_interval: float | None = None,
     ) -> None:
         self._loop = loop
         self._make_stream = make_stream
         self._heartbeat = heartbeat
+        self._burst_interval = max(burst_interval or 0.0, _HANDOVER_INTERVAL_S)
         self._items: queue.SimpleQueue[list[T] | _Failure | _End] = queue.SimpleQueue()
         self._finished = threading.Event()
         # Touched on the loop thread only:
@@ -109,6 +123,7 @@ class _SyncStream(Generic[T]):
         self._closed = False
         self._batch: list[T] = []  # made, not handed over yet
         self._handover: asyncio.TimerHandle | None = None  # when `_batch` goes
+        self._handed_at = float("-inf")  # loop time of the last hand-over
         self._quiet_until = 0.0  # loop time before which an item waits for the next hand-over
         # Each counter is written by one thread only: items handed over (loop), items taken (consumer).
         self._handed = 0
@@ -149,11 +164,15 @@ class _SyncStream(Generic[T]):
         if self._handover is not None:
             self._handover.cancel()
             self._handover = None
-        if self._batch:
-            self._items.put(self._batch)
-            self._handed += len(self._batch)
+        if batch := self._batch:
+            self._items.put(batch)
+            self._handed += len(batch)
             self._batch = []
-            self._quiet_until = self._loop.time() + _HANDOVER_INTERVAL_S
+            now = self._loop.time()
+            # `batch` is what was made since the last hand-over, at least 1/60 s ago or waiting for it.
+            bursting = len(batch) > _BURST_ITEMS_PER_S * max(now - self._handed_at, _HANDOVER_INTERVAL_S)
+            self._handed_at = now
+            self._quiet_until = now + (self._burst_interval if bursting else _HANDOVER_INTERVAL_S)
 
     async def _wait_for_room(self) -> None:
         """Hands everything over and waits until the consumer has taken it but half of `_MAX_AHEAD`."""

@@ -32,10 +32,12 @@ def stream_turn_sync(
     visitor: str | None = None,
 ) -> Generator[StreamEvent | Heartbeat, None, None]:
     """One turn as a plain generator. Closing it early cancels the model call. With a `visitor`
-    key the turn counts against that visitor's quotas: QuotaExceeded comes before any event."""
+    key the turn counts against that visitor's quotas: QuotaExceeded comes before any event.
+    A burst of deltas is handed over at the pages' redraw rate (STREAM_UPDATE_INTERVAL_S)."""
+    settings = load_settings()
 
     async def start() -> AsyncIterator[StreamEvent]:
-        backend = resolve_backend(config.backend, load_settings()).name
+        backend = resolve_backend(config.backend, settings).name
         admission = await admit_turn(visitor, backend)
         try:
             turn = await get_assistant(config).open_turn(message, session_id=session_id, user_id=user_id)
@@ -48,7 +50,7 @@ def stream_turn_sync(
             async for event in events:
                 yield event
 
-    return get_background_loop().iterate(start, heartbeat=heartbeat)
+    return get_background_loop().iterate(start, heartbeat=heartbeat, burst_interval=settings.stream_update_interval_s)
 
 
 def call_assistant(config: AssistantConfig, action: Callable[[Assistant], Awaitable[T]]) -> T:

@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from streaming_core.bridge import _MAX_AHEAD, HEARTBEAT, BackgroundLoop
+from streaming_core.bridge import (
+    _BURST_ITEMS_PER_S,
+    _HANDOVER_INTERVAL_S,
+    _MAX_AHEAD,
+    HEARTBEAT,
+    BackgroundLoop,
+)
 
 
 @pytest.fixture
@@ -47,6 +53,37 @@ def test_items_held_for_the_next_hand_over_arrive_while_the_stream_waits(backgro
     second_seen.set()
 
     assert [first, second, *stream] == [1, 2, 3]
+
+
+def test_after_a_burst_the_next_item_waits_for_the_consumers_burst_interval(background: BackgroundLoop) -> None:
+    """Items made faster than `_BURST_ITEMS_PER_S` space the next hand-over by `burst_interval`,
+    even for an item that comes alone: the consumer thread is woken at its redraw rate."""
+    burst_seen, last_seen = threading.Event(), threading.Event()
+    burst, burst_interval = 100, 0.2  # 100 items at once: one hand-over, 1/60 s after the first
+    started = 0.0
+
+    async def one_burst_one() -> AsyncIterator[int]:
+        nonlocal started
+        started = asyncio.get_running_loop().time()
+        yield 0  # handed over at once
+        for number in range(1, burst + 1):
+            yield number
+        await asyncio.to_thread(burst_seen.wait)
+        yield burst + 1
+        await asyncio.to_thread(last_seen.wait)  # the end of the stream would hand it over at once
+
+    received, waited = [], 0.0
+    for item in background.iterate(one_burst_one, heartbeat=None, burst_interval=burst_interval):
+        received.append(item)
+        if item == burst:
+            burst_seen.set()
+        elif item == burst + 1:
+            waited = time.monotonic() - started  # the loop's clock; its timers never fire early
+            last_seen.set()
+
+    assert received == list(range(burst + 2))
+    assert burst > _BURST_ITEMS_PER_S * _HANDOVER_INTERVAL_S
+    assert waited >= _HANDOVER_INTERVAL_S + burst_interval
 
 
 def test_iterate_reraises_the_async_exception_in_the_consumer(background: BackgroundLoop) -> None:
