@@ -218,9 +218,9 @@ def _measure(chunks: int, rule: Repetition, api: ApiLayer) -> Section:
         "the GIL from the busy loop thread and gives it back: ~300 µs of CPU between the two threads on this "
         "machine. At 60 a second (the bridge's cap, which this model reaches) that was +4–5 µs per chunk. "
         "During a burst (items made faster than 2,000 a second) `stream_turn_sync` now hands over once per "
-        "page redraw (STREAM_UPDATE_INTERVAL_S, 0.05 s), 20 a second: about 2 µs less per chunk (60 paired "
-        "runs: −2.1 µs, −1.4% of the runner). The rest is ~1 µs per item: the quota guard's and the sync "
-        "entry's generator layers and the consumer's loop. A model slower than 2,000 chunks a second (every "
-        "real one here) keeps the 60 Hz cap.",
+        "page redraw (STREAM_UPDATE_INTERVAL_S, 0.05 s), 20 a second: 1–2 µs less per chunk (paired runs, "
+        "new against old: −2.1 µs over 60 pairs on a busy machine, −1.1 µs over 50 on a quiet one). The rest "
+        "is ~1 µs per item: the quota guard's and the sync entry's generator layers and the consumer's loop. A "
+        "model slower than 2,000 chunks a second (every real one here) keeps the 60 Hz cap.",
     ]
     return section

@@ -29,7 +29,7 @@ _HANDOVER_INTERVAL_S = 1 / 60
 # ...and, while they are made faster than this (a burst nobody reads item by item), no more often
 # than the consumer redraws, when it says (`burst_interval`). Each hand-over to a thread that must
 # take the GIL from a busy loop costs ~300 µs of CPU on a 2-core VM (issue 12): at the pages' 20 a
-# second instead of 60, a zero-delay model's chunks cost the bridge ~2 µs less each.
+# second instead of 60, a zero-delay model's chunks cost the bridge 1–2 µs less each.
 _BURST_ITEMS_PER_S = 2000
 # Items made and not yet taken by the consumer, at most: a loop thread that outruns a slow consumer
 # waits, so a long answer never piles up in the hand-over queue (without the bound a test stream ran
@@ -110,7 +110,7 @@ class _SyncStream(Generic[T]):
         loop: asyncio.AbstractEventLoop,
         make_stream: Callable[[], AsyncIterator[T]],
         heartbeat: float | None,
-        burst_interval: float | None = None,
+        burst_interval: float | None,
     ) -> None:
         self._loop = loop
         self._make_stream = make_stream
