@@ -75,7 +75,8 @@ async def test_stream_with_coalescing_joins_chunks_a_slow_reader_left_waiting_an
 
 
 async def test_stream_chunks_arrive_progressively(serve: Serve) -> None:
-    server = serve(ScriptedReply(text="abcdefghij" * 3, chunk_size=3, chunk_delay=0.05))
+    # coalescing off: a loaded machine that falls 50 ms behind would rightly join chunks, and this counts them
+    server = serve(ScriptedReply(text="abcdefghij" * 3, chunk_size=3, chunk_delay=0.05), coalesce=False)
     async with httpx.AsyncClient() as client:
         reply = await read_sse(client, "GET", f"{server.url}/chat/stream", params={"query": "go"})
 
