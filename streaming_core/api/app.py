@@ -1,6 +1,6 @@
 """The FastAPI app factory: SSE chat endpoints, health, CORS, errors as JSON and the client page.
 
-Run it with `uvicorn streaming_core.api.app:create_app --factory` (`make api`), or mount the
+Run it with `python -m streaming_core.api` (`make api`, uvicorn with this factory), or mount the
 app it returns under a prefix of another Starlette server: every URL the page uses is relative.
 """
 

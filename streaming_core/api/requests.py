@@ -3,8 +3,8 @@
 Everything here raises InvalidInput (400) or PayloadTooLarge (413) before any stream starts.
 
 The user id, which scopes sessions and runs, is the `X-User-Id` header, else the `adk_user`
-visitor cookie (set on a browser's first page by streaming_core.visitors), else "api-user" for
-cookie-less clients such as curl. It keeps visitors apart; it is not authentication.
+visitor cookie (set on a browser's first page by streaming_core.visitors), else DEFAULT_USER
+("demo-user") for cookie-less clients such as curl. It keeps visitors apart; it is not authentication.
 """
 
 from __future__ import annotations
